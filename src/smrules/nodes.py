@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Union
 
 from .errors import Span
 
@@ -116,22 +115,22 @@ class Quantifier:
     span: Span
 
 
-Expr = Union[
-    Literal,
-    InstantLiteral,
-    RegexLiteral,
-    ListLiteral,
-    Name,
-    ActivityRef,
-    Field,
-    Index,
-    Call,
-    Compare,
-    And,
-    Or,
-    Not,
-    Quantifier,
-]
+Expr = (
+    Literal
+    | InstantLiteral
+    | RegexLiteral
+    | ListLiteral
+    | Name
+    | ActivityRef
+    | Field
+    | Index
+    | Call
+    | Compare
+    | And
+    | Or
+    | Not
+    | Quantifier
+)
 
 # ---------------------------------------------------------------- templates
 
@@ -221,7 +220,7 @@ class Rule:
         return default
 
 
-Declaration = Union[PolicyHeader, Import, Let, Rule]
+Declaration = PolicyHeader | Import | Let | Rule
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,7 +133,7 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
         rest = text[err.pos_in_stream :].split("\n", 1)[0]
         if ch == '"':
             message = "unterminated string"
-            help_text = "strings are on one line and end with `\"`; write a newline as `\\n`"
+            help_text = 'strings are on one line and end with `"`; write a newline as `\\n`'
         elif ch == "/":
             message = "unterminated regex"
             help_text = "a regex is `/pattern/flags` on one line; write `/` inside it as `\\/`"
@@ -143,7 +143,9 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
         elif re.match(r"-?[0-9]", rest):
             word = re.match(r"[^\s,\]\)]*", rest).group(0)  # type: ignore[union-attr]
             message = f"invalid number or date `{word}`"
-            help_text = "numbers are like `90`, `-1`, `0.5`; dates `2026-12-15`; names start with a letter"
+            help_text = (
+                "numbers are like `90`, `-1`, `0.5`; dates `2026-12-15`; names start with a letter"
+            )
         else:
             message = f"unexpected character `{ch}`"
             if ch == "'":
@@ -160,8 +162,21 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
         expected = set(err.expected)
         message = f"unexpected {_token_text(token)}; expected {_describe_expected(expected)}"
         prev = getattr(err, "token_history", None)
-        comparison_ops = {"==", "!=", "<", "<=", ">", ">=", "in", "contains", "matches",
-                          "mentions", "startswith", "endswith", "intersects"}
+        comparison_ops = {
+            "==",
+            "!=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "in",
+            "contains",
+            "matches",
+            "mentions",
+            "startswith",
+            "endswith",
+            "intersects",
+        }
         if token.value in comparison_ops and "RPAR" in expected | {"RPAR"}:
             if any(name in expected for name in ("AND", "OR", "WHEN", "UNLESS", "RPAR", "RSQB")):
                 message = f"comparisons cannot be chained: unexpected {_token_text(token)}"
@@ -326,7 +341,10 @@ class _Builder(Transformer):
                         buf = []
                     try:
                         expr = parse_expression(
-                            source, self.file, tok.line + self.line_offset, self._abs_col(tok, col + 1)
+                            source,
+                            self.file,
+                            tok.line + self.line_offset,
+                            self._abs_col(tok, col + 1),
                         )
                     except ParseFailed as failed:
                         self.diagnostics.extend(failed.diagnostics)

@@ -1,0 +1,147 @@
+"""Decisions and findings (SPEC §4): what an evaluation answers, and its JSON form."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from .values import format_instant
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    file: str
+    line: int
+    column: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "column": self.column}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Where a condition of a fired rule found its match: code-point offsets, end exclusive."""
+
+    path: str | None
+    start: int | None
+    end: int | None
+    text: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "start": self.start, "end": self.end, "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class Waived:
+    until: dt.date
+    reason: str
+    approved_by: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "until": self.until.isoformat(),
+            "reason": self.reason,
+            "approved_by": self.approved_by,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule that fired on one activity."""
+
+    rule: str
+    effect: str
+    audit: bool
+    waived: Waived | None
+    message: str | None
+    hint: str | None
+    title: str | None
+    risk: str | None
+    severity: str | None
+    ref: str | None
+    tags: tuple[str, ...]
+    source: SourceRef | None
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def counts(self) -> bool:
+        """Whether the finding counts in combining and in tests: not audit, not waived."""
+        return not self.audit and self.waived is None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "effect": self.effect,
+            "audit": self.audit,
+            "waived": self.waived.to_dict() if self.waived else None,
+            "message": self.message,
+            "hint": self.hint,
+            "title": self.title,
+            "risk": self.risk,
+            "severity": self.severity,
+            "ref": self.ref,
+            "tags": list(self.tags),
+            "source": self.source.to_dict() if self.source else None,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RuleError:
+    """A rule that failed at run time, at the failing expression (SPEC §2.7)."""
+
+    rule: str
+    message: str
+    file: str | None
+    line: int | None
+    column: int | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRef:
+    name: str
+    version: str | None
+    digest: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "version": self.version, "digest": self.digest}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The combined answer for one activity."""
+
+    decision: str
+    activity_id: str | None
+    time: dt.datetime
+    policy: PolicyRef
+    findings: tuple[Finding, ...]
+    errors: tuple[RuleError, ...]
+
+    @property
+    def counted_rules(self) -> tuple[str, ...]:
+        """Rule ids of the findings that count (not audit, not waived), `default` included."""
+        return tuple(f.rule for f in self.findings if f.counts)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "decision": self.decision,
+            "activity_id": self.activity_id,
+            "time": format_instant(self.time.astimezone(dt.timezone.utc)),
+            "policy": self.policy.to_dict(),
+            "findings": [f.to_dict() for f in self.findings],
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)

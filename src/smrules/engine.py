@@ -1,0 +1,457 @@
+"""Compiled policies and their evaluation (SPEC §2.5, §2.7, §5).
+
+`build_policy(program)` compiles every rule once; `Policy.evaluate(activity)` prepares the
+activity, runs the rules, and combines their findings into a `Decision`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from . import nodes as n
+from .compiler import CompileFailed, Env, ExprCompiler, Fn
+from .decision import Decision, Evidence, Finding, PolicyRef, RuleError, SourceRef, Waived
+from .errors import ActivityError, Diagnostic, PolicyError, Span
+from .loader import Program
+from .runtime import Ctx
+from .scope import build_scopes
+from .settings import Settings, resolve_settings
+from .values import EvalError, date_start, type_name
+
+DEFAULT_MESSAGE = "No rule allows this activity"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """A rule's identity and metadata, as `GET /v1/policy` and the docs show it."""
+
+    id: str
+    effect: str
+    title: str | None
+    description: str | None
+    risk: str | None
+    severity: str | None
+    ref: str | None
+    owner: str | None
+    tags: tuple[str, ...]
+    mode: str
+    waivable: bool
+    source: SourceRef
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "effect": self.effect,
+            "title": self.title,
+            "description": self.description,
+            "risk": self.risk,
+            "severity": self.severity,
+            "ref": self.ref,
+            "owner": self.owner,
+            "tags": list(self.tags),
+            "mode": self.mode,
+            "waivable": self.waivable,
+            "source": self.source.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledRule:
+    info: RuleInfo
+    node: n.Rule
+    whens: tuple[Fn, ...]
+    unlesses: tuple[Fn, ...]
+    message: Callable[[Ctx], str | None]
+    hint: Callable[[Ctx], str | None]
+    waivers: tuple[CompiledWaiver, ...]
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledWaiver:
+    actors: frozenset[str] | None
+    departments: frozenset[str] | None
+    ends: dt.datetime  # midnight after `until`, policy timezone: `until` is inclusive
+    waived: Waived
+
+    def covers(self, act: Mapping[str, object], time: dt.datetime) -> bool:
+        if time >= self.ends:
+            return False
+        actor = act.get("actor")
+        if not isinstance(actor, dict):
+            return False
+        if self.actors is not None:
+            return actor.get("id") in self.actors
+        return self.departments is not None and actor.get("department") in self.departments
+
+
+class _Outcome:
+    __slots__ = ("status", "index", "error")
+
+    def __init__(self, status: str, index: int = -1, error: EvalError | None = None) -> None:
+        self.status = status  # "fired", "when", "unless", "error"
+        self.index = index  # which when/unless decided
+        self.error = error
+
+
+def _condition_error(kind: str, value: object, span: Span) -> EvalError:
+    return EvalError(f"a `{kind}` condition must be true or false, got {type_name(value)}", span)
+
+
+def run_rule(rule: CompiledRule, c: Ctx) -> _Outcome:
+    """Evaluate one rule in source order (SPEC §2.7)."""
+    for i, cond in enumerate(rule.whens):
+        v = cond(c)
+        if v is not True:
+            if v is False or v is None:
+                return _Outcome("when", i)
+            raise _condition_error("when", v, rule.node.whens[i].span)
+    for i, cond in enumerate(rule.unlesses):
+        v = cond(c)
+        if v is True:
+            return _Outcome("unless", i)
+        if v is not False and v is not None:
+            raise _condition_error("unless", v, rule.node.unlesses[i].span)
+    return _Outcome("fired")
+
+
+class Policy:
+    """A compiled policy. Immutable after loading; `evaluate` is safe from many threads."""
+
+    def __init__(
+        self,
+        program: Program,
+        settings: Settings,
+        rules: tuple[CompiledRule, ...],
+        compiler: ExprCompiler,
+    ) -> None:
+        self.program = program
+        self.settings = settings
+        self.rules_compiled = rules
+        self.compiler = compiler
+        self.name = settings.name
+        self.version = settings.version
+        self.title = settings.title
+        self.digest = program.digest
+        self.ref = PolicyRef(settings.name, settings.version, program.digest)
+        self.rules: tuple[RuleInfo, ...] = tuple(r.info for r in rules)
+        self._tz = settings.tz
+
+    def __repr__(self) -> str:
+        return (
+            f"<Policy {self.name} {self.version or ''} {len(self.rules)} rules {self.digest[:15]}>"
+        )
+
+    # ------------------------------------------------------------ evaluation
+    def prepare(self, activity: object, now: dt.datetime | None = None) -> dict:
+        """Validate an activity and fill its derived fields (raises ActivityError)."""
+        from .activity import prepare_activity
+
+        if now is not None and (not isinstance(now, dt.datetime) or now.tzinfo is None):
+            raise TypeError("`now` must be a timezone-aware datetime")
+        return prepare_activity(activity, now, tz=self._tz)
+
+    def evaluate(self, activity: Mapping[str, object], now: dt.datetime | None = None) -> Decision:
+        """Decide one activity. Raises `ActivityError` when it is invalid."""
+        act = self.prepare(activity, now)
+        return self._decide(act)
+
+    def evaluate_many(
+        self,
+        activities: Iterable[object],
+        now: dt.datetime | None = None,
+        errors: Literal["yield", "raise"] = "yield",
+    ) -> Iterator[Decision | ActivityError]:
+        """Decide activities lazily, in input order; invalid ones yield an `ActivityError`."""
+        if errors not in ("yield", "raise"):
+            raise ValueError("errors must be 'yield' or 'raise'")
+        for index, activity in enumerate(activities):
+            try:
+                act = self.prepare(activity, now)
+            except ActivityError as err:
+                located = err.with_index(index)
+                if errors == "raise":
+                    raise located from None
+                yield located
+                continue
+            yield self._decide(act)
+
+    def _context(self, act: dict) -> Ctx:
+        return Ctx(act, act["time"], self.compiler.n_lets, self.compiler.n_vars)
+
+    def _decide(self, act: dict) -> Decision:
+        c = self._context(act)
+        time = c.time
+        fired: list[tuple[CompiledRule, str | None, str | None]] = []
+        errors: list[tuple[CompiledRule, EvalError]] = []
+        for rule in self.rules_compiled:
+            try:
+                if run_rule(rule, c).status != "fired":
+                    continue
+                message = rule.message(c)
+                hint = rule.hint(c)
+            except EvalError as err:
+                errors.append((rule, err))
+                continue
+            except RecursionError:
+                errors.append((rule, EvalError("expression too deeply nested", rule.node.span)))
+                continue
+            fired.append((rule, message, hint))
+        return self._combine(c, act, time, fired, errors)
+
+    def _evidence(self, rule: CompiledRule, c: Ctx) -> tuple[Evidence, ...]:
+        c.evidence = []
+        try:
+            for cond in rule.whens:
+                cond(c)
+        except EvalError:  # pragma: no cover - the same conditions just held
+            pass
+        items, c.evidence = c.evidence, None
+        seen = set()
+        out = []
+        for item in items:
+            key = (item["path"], item["start"], item["end"], item["text"])
+            if key not in seen:
+                seen.add(key)
+                out.append(Evidence(**item))
+        return tuple(out)
+
+    def _combine(
+        self,
+        c: Ctx,
+        act: dict,
+        time: dt.datetime,
+        fired: list[tuple[CompiledRule, str | None, str | None]],
+        errors: list[tuple[CompiledRule, EvalError]],
+    ) -> Decision:
+        groups: dict[str, list[Finding]] = {
+            "deny": [],
+            "warn": [],
+            "allow": [],
+            "audit": [],
+            "waived": [],
+        }
+        for rule, message, hint in fired:
+            info = rule.info
+            audit = info.mode == "audit"
+            waived = None
+            if not audit and info.effect != "allow":
+                for waiver in rule.waivers:
+                    if waiver.covers(act, time):
+                        waived = waiver.waived
+                        break
+            finding = Finding(
+                rule=info.id,
+                effect=info.effect,
+                audit=audit,
+                waived=waived,
+                message=message,
+                hint=hint,
+                title=info.title,
+                risk=info.risk,
+                severity=info.severity,
+                ref=info.ref,
+                tags=info.tags,
+                source=info.source,
+                evidence=self._evidence(rule, c),
+            )
+            group = "waived" if waived else "audit" if audit else info.effect
+            groups[group].append(finding)
+        counted_errors = [rule for rule, _ in errors if rule.info.mode != "audit"]
+        on_error = self.settings.on_error
+        if groups["deny"] or (counted_errors and on_error == "deny"):
+            decision = "deny"
+        elif self.settings.default_denies(act.get("kind")) and not groups["allow"]:
+            decision = "deny"
+            groups["deny"].append(default_finding())
+        elif groups["warn"] or (counted_errors and on_error == "warn"):
+            decision = "warn"
+        else:
+            decision = "allow"
+        findings = tuple(f for g in ("deny", "warn", "allow", "audit", "waived") for f in groups[g])
+        rule_errors = tuple(
+            RuleError(
+                rule=rule.info.id,
+                message=err.message,
+                file=(err.span or rule.node.span).file,
+                line=(err.span or rule.node.span).line,
+                column=(err.span or rule.node.span).column,
+            )
+            for rule, err in errors
+        )
+        activity_id = act.get("id")
+        return Decision(
+            decision=decision,
+            activity_id=activity_id if isinstance(activity_id, str) else None,
+            time=time,
+            policy=self.ref,
+            findings=findings,
+            errors=rule_errors,
+        )
+
+
+def default_finding() -> Finding:
+    return Finding(
+        rule="default",
+        effect="deny",
+        audit=False,
+        waived=None,
+        message=DEFAULT_MESSAGE,
+        hint=None,
+        title=None,
+        risk=None,
+        severity=None,
+        ref=None,
+        tags=(),
+        source=None,
+        evidence=(),
+    )
+
+
+# ---------------------------------------------------------------- building
+
+
+def build_policy(program: Program, diagnostics: list[Diagnostic]) -> Policy | None:
+    """Compile a checked program; appends any compile-time problem to `diagnostics`."""
+    settings = resolve_settings(program.name, program.headers, diagnostics)
+    scopes = build_scopes(program)
+    compiler = ExprCompiler(program, scopes, settings.tz)
+    rules: list[CompiledRule] = []
+    waivers_by_rule = _waivers(program, settings, diagnostics)
+    seen: dict[str, n.Rule] = {}
+    for module in program.modules:
+        scope = scopes[module.file]
+        for decl in module.declarations:
+            if isinstance(decl, n.Let):
+                try:
+                    compiler.compile(decl.expr, Env(scope, before=scope.position.get(decl.name)))
+                except CompileFailed as failed:
+                    diagnostics.append(failed.diagnostic)
+            if not isinstance(decl, n.Rule):
+                continue
+            if decl.id in seen:
+                continue  # the checker reports duplicates
+            seen[decl.id] = decl
+            compiled = _compile_rule(
+                compiler, decl, scope, waivers_by_rule.get(decl.id, ()), diagnostics
+            )
+            if compiled is not None:
+                rules.append(compiled)
+    _check_waiver_targets(program, seen, diagnostics)
+    if any(d.severity == "error" for d in diagnostics):
+        return None
+    return Policy(program, settings, tuple(rules), compiler)
+
+
+def _compile_rule(
+    compiler: ExprCompiler, rule: n.Rule, scope, waivers, diagnostics
+) -> CompiledRule | None:
+    whens: list[Fn] = []
+    unlesses: list[Fn] = []
+    ok = True
+    for target, exprs, evidence in ((whens, rule.whens, True), (unlesses, rule.unlesses, False)):
+        for expr in exprs:
+            try:
+                target.append(compiler.compile(expr, Env(scope, evidence=evidence)))
+            except CompileFailed as failed:
+                diagnostics.append(failed.diagnostic)
+                ok = False
+    try:
+        message = compiler.template(rule.effect.message, Env(scope))
+        hint = compiler.template(rule.hint, Env(scope))
+    except CompileFailed as failed:
+        diagnostics.append(failed.diagnostic)
+        ok = False
+    if not ok:
+        return None
+    tags = rule.meta_value("tags", ())
+    info = RuleInfo(
+        id=rule.id,
+        effect=rule.effect.kind,
+        title=rule.meta_value("title"),  # type: ignore[arg-type]
+        description=rule.meta_value("description"),  # type: ignore[arg-type]
+        risk=rule.meta_value("risk"),  # type: ignore[arg-type]
+        severity=rule.meta_value("severity"),  # type: ignore[arg-type]
+        ref=rule.meta_value("ref"),  # type: ignore[arg-type]
+        owner=rule.meta_value("owner"),  # type: ignore[arg-type]
+        tags=tuple(tags),  # type: ignore[arg-type]
+        mode=str(rule.meta_value("mode", "enforce")),
+        waivable=bool(rule.meta_value("waivable", True)),
+        source=SourceRef(rule.span.file, rule.span.line, rule.span.column),
+    )
+    return CompiledRule(info, rule, tuple(whens), tuple(unlesses), message, hint, tuple(waivers))
+
+
+def _waivers(
+    program: Program, settings: Settings, diagnostics: list[Diagnostic]
+) -> dict[str, list[CompiledWaiver]]:
+    tz = settings.tz
+    out: dict[str, list[CompiledWaiver]] = {}
+    for entry in program.waivers:
+        ends = date_start(entry.until + dt.timedelta(days=1), tz)
+        out.setdefault(entry.rule, []).append(
+            CompiledWaiver(
+                actors=frozenset(entry.actors) if entry.actors is not None else None,
+                departments=frozenset(entry.departments) if entry.departments is not None else None,
+                ends=ends,
+                waived=Waived(entry.until, entry.reason, entry.approved_by),
+            )
+        )
+    return out
+
+
+def _check_waiver_targets(
+    program: Program, rules: dict[str, n.Rule], diagnostics: list[Diagnostic]
+) -> None:
+    for entry in program.waivers:
+        rule = rules.get(entry.rule)
+        problem = None
+        if entry.rule == "default":
+            problem = "the `default` decision cannot be waived"
+        elif rule is None:
+            problem = f"waiver names unknown rule `{entry.rule}`"
+            import difflib
+
+            close = difflib.get_close_matches(entry.rule, list(rules), n=1)
+            if close:
+                problem += f"; did you mean `{close[0]}`?"
+        elif rule.effect.kind == "allow":
+            problem = f"rule `{entry.rule}` allows; only deny and warn rules can be waived"
+        elif rule.meta_value("waivable", True) is False:
+            problem = f"rule `{entry.rule}` is `waivable false`"
+        if problem:
+            diagnostics.append(Diagnostic("bad-waiver", problem, entry.span))
+
+
+def compile_program(program: Program) -> Policy:
+    """Check and compile a loaded program, raising `PolicyError` with every problem."""
+    from .checker import check_program
+
+    diagnostics = [d for d in check_program(program) if d.severity == "error"]
+    policy = build_policy(program, diagnostics)
+    errors = _dedupe(diagnostics)
+    if errors or policy is None:
+        raise PolicyError(errors, program.sources)
+    return policy
+
+
+def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen = set()
+    out = []
+    for d in diagnostics:
+        key = (
+            d.code,
+            d.span.file if d.span else None,
+            d.span.line if d.span else None,
+            d.span.column if d.span else None,
+        )
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
