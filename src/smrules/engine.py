@@ -162,6 +162,12 @@ class Policy:
         act = self.prepare(activity, now)
         return self._decide(act)
 
+    def explain(self, activity: Mapping[str, object], now: dt.datetime | None = None):
+        """Decide one activity and say, for every rule, why it fired or not."""
+        from .explain import explain
+
+        return explain(self, activity, now)
+
     def evaluate_many(
         self,
         activities: Iterable[object],

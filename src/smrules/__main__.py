@@ -1,0 +1,3 @@
+from smrules.cli import main
+
+main()
