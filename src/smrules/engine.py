@@ -168,6 +168,31 @@ class Policy:
 
         return explain(self, activity, now)
 
+    def expression(self, source: str, module: str | None = None):
+        """Compile one expression in the scope of a policy file (default: the last one).
+
+        Returns `fn(activity, now=None)` giving the expression's value: for tools, tests and
+        the REPL-like `--explain`. Raises `PolicyError` when the expression does not compile.
+        """
+        from .compiler import CompileFailed
+        from .parser import ParseFailed, parse_expression
+        from .scope import build_scopes
+
+        scopes = build_scopes(self.program)
+        file = module or self.program.modules[-1].file
+        try:
+            expr = parse_expression(source, "<expression>")
+            fn = self.compiler.compile(expr, Env(scopes[file]))
+        except ParseFailed as failed:
+            raise PolicyError(failed.diagnostics, {"<expression>": source}) from None
+        except CompileFailed as failed:
+            raise PolicyError([failed.diagnostic], {"<expression>": source}) from None
+
+        def value(activity: Mapping[str, object], now: dt.datetime | None = None) -> object:
+            return fn(self._context(self.prepare(activity, now)))
+
+        return value
+
     def evaluate_many(
         self,
         activities: Iterable[object],
