@@ -38,8 +38,13 @@ def make_policy(tmp_path):
 def value_of(make_policy):
     """Evaluate one expression against an activity: `value_of("len(content.text)", act)`."""
 
-    def value(expr: str, activity: dict | None = None, source: str = "", files=None,
-              now: dt.datetime = NOW):
+    def value(
+        expr: str,
+        activity: dict | None = None,
+        source: str = "",
+        files=None,
+        now: dt.datetime = NOW,
+    ):
         policy = make_policy(source or "let unused_marker = 1", files)
         act = {"kind": "post", "actor": {"id": "e1"}}
         if activity:

@@ -18,6 +18,7 @@ from . import builtins as bi
 from . import nodes as n
 from .errors import Diagnostic, Span
 from .loader import Program
+from .patterns import PatternGroup
 from .runtime import UNSET, Ctx
 from .scope import ActivityFieldRef, DataRef, LetRef, ModuleRef, ModuleScope
 from .values import (
@@ -95,6 +96,8 @@ class ExprCompiler:
         self._reads: dict[int, bool] = {}
         self._time_fns = bi.make_time_functions(tz)
         self.node_fns: dict[int, Fn] = {}  # every compiled node, for explanations
+        self.pattern_groups: dict[object, PatternGroup] = {}
+        self._slot_sources: dict[int, object] = {}  # quantifier slot -> its source's signature
 
     # ------------------------------------------------------------ analysis
     def reads_activity(self, expr: n.Expr, env: Env) -> bool:
@@ -185,6 +188,32 @@ class ExprCompiler:
         if self.reads_activity(expr, env):
             return False, None
         return True, self.constant(expr, env)
+
+    def pattern_group(self, subject: n.Expr, env: Env) -> PatternGroup:
+        """The fused-scan group for constant patterns searching this subject."""
+        signature = self.signature(subject, env)
+        group = self.pattern_groups.get(signature)
+        if group is None:
+            group = self.pattern_groups[signature] = PatternGroup()
+        return group
+
+    def signature(self, expr: n.Expr, env: Env) -> object:
+        """What kind of string an expression yields: `content.text`, `content.links[].domain`.
+
+        Only for grouping; the scan cache is keyed by the string itself, so any grouping is
+        correct and a good one just shares more work.
+        """
+        info = self.path_info(expr, env)
+        if info is None:
+            return ("expr", id(expr))
+        if info.root_slot is None:
+            return ("act", *info.keys)
+        return ("item", self._slot_sources.get(info.root_slot, info.root_slot), *info.keys)
+
+    def finalize(self) -> None:
+        """Build the fused pattern scans once every rule is compiled."""
+        for group in self.pattern_groups.values():
+            group.finalize()
 
     # ------------------------------------------------------------ dispatch
     def _compile(self, expr: n.Expr, env: Env) -> Fn:
@@ -314,6 +343,16 @@ class ExprCompiler:
         member = self._resolve_field_chain(expr, env)
         if member is not None:
             return self._binding_fn(member, expr, env)
+        if (
+            isinstance(expr.obj, n.Name)
+            and expr.obj.name not in env.vars
+            and isinstance(env.scope.lookup(expr.obj.name, env.before), ModuleRef)
+        ):
+            raise CompileFailed(
+                Diagnostic(
+                    "unknown-name", f"unknown name `{expr.name}` in `{expr.obj.name}`", expr.span
+                )
+            )
         info = self.path_info(expr, env)
         if info is not None and info.root_slot is None and all(type(k) is str for k in info.keys):
             return _activity_path(info.keys)
@@ -614,6 +653,7 @@ class ExprCompiler:
         source = self.compile(expr.source, env)
         slot = self.n_vars
         self.n_vars += 1
+        self._slot_sources[slot] = self.signature(expr.source, env)
         body = self.compile(expr.body, replace(env, vars={**env.vars, expr.var: slot}))
         kind, span, body_span = expr.kind, expr.source.span, expr.body.span
         src_path = self.path_info(expr.source, env) if env.evidence else None

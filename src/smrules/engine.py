@@ -67,6 +67,7 @@ class CompiledRule:
     message: Callable[[Ctx], str | None]
     hint: Callable[[Ctx], str | None]
     waivers: tuple[CompiledWaiver, ...]
+    test: Callable[[Ctx], bool]  # all whens hold and no unless: the hot path of `run_rule`
 
     @property
     def id(self) -> str:
@@ -102,6 +103,43 @@ class _Outcome:
 
 def _condition_error(kind: str, value: object, span: Span) -> EvalError:
     return EvalError(f"a `{kind}` condition must be true or false, got {type_name(value)}", span)
+
+
+def make_test(
+    rule: n.Rule, whens: tuple[Fn, ...], unlesses: tuple[Fn, ...]
+) -> Callable[[Ctx], bool]:
+    """`run_rule` without the bookkeeping: whether the rule fires (raises EvalError)."""
+    when_pairs = tuple(zip(whens, [w.span for w in rule.whens], strict=True))
+    unless_pairs = tuple(zip(unlesses, [u.span for u in rule.unlesses], strict=True))
+    if len(whens) == 1 and not unlesses:
+        ((only, span),) = when_pairs
+
+        def test_one(c: Ctx) -> bool:
+            v = only(c)
+            if v is True:
+                return True
+            if v is False or v is None:
+                return False
+            raise _condition_error("when", v, span)
+
+        return test_one
+
+    def test(c: Ctx) -> bool:
+        for cond, span in when_pairs:
+            v = cond(c)
+            if v is not True:
+                if v is False or v is None:
+                    return False
+                raise _condition_error("when", v, span)
+        for cond, span in unless_pairs:
+            v = cond(c)
+            if v is True:
+                return False
+            if v is not False and v is not None:
+                raise _condition_error("unless", v, span)
+        return True
+
+    return test
 
 
 def run_rule(rule: CompiledRule, c: Ctx) -> _Outcome:
@@ -223,7 +261,7 @@ class Policy:
         errors: list[tuple[CompiledRule, EvalError]] = []
         for rule in self.rules_compiled:
             try:
-                if run_rule(rule, c).status != "fired":
+                if not rule.test(c):
                     continue
                 message = rule.message(c)
                 hint = rule.hint(c)
@@ -248,7 +286,7 @@ class Policy:
         out = []
         for item in items:
             key = (item["path"], item["start"], item["end"], item["text"])
-            if key not in seen:
+            if item["path"] is None or key not in seen:
                 seen.add(key)
                 out.append(Evidence(**item))
         return tuple(out)
@@ -375,6 +413,7 @@ def build_policy(program: Program, diagnostics: list[Diagnostic]) -> Policy | No
             if compiled is not None:
                 rules.append(compiled)
     _check_waiver_targets(program, seen, diagnostics)
+    compiler.finalize()
     if any(d.severity == "error" for d in diagnostics):
         return None
     return Policy(program, settings, tuple(rules), compiler)
@@ -416,7 +455,16 @@ def _compile_rule(
         waivable=bool(rule.meta_value("waivable", True)),
         source=SourceRef(rule.span.file, rule.span.line, rule.span.column),
     )
-    return CompiledRule(info, rule, tuple(whens), tuple(unlesses), message, hint, tuple(waivers))
+    return CompiledRule(
+        info,
+        rule,
+        tuple(whens),
+        tuple(unlesses),
+        message,
+        hint,
+        tuple(waivers),
+        make_test(rule, tuple(whens), tuple(unlesses)),
+    )
 
 
 def _waivers(

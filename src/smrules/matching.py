@@ -67,6 +67,19 @@ def _patterns_of(value: object, *, at_load: bool) -> list[object]:
     return out
 
 
+def _sources_of(value: object) -> list[str]:
+    """The inline-flag sources of constant patterns, in the order `_patterns_of` gives them."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, Regex):
+            flags = "".join(sorted(set(item.flags)))
+            out.append((f"(?{flags})" if flags else "") + item.source)
+        else:
+            out.append(str(item))
+    return out
+
+
 def _regex_evidence(c: Ctx, where: str | None, subject: str, patterns: list[object]) -> None:
     spans: list[tuple[int, int]] = []
     for pattern in patterns:
@@ -130,26 +143,32 @@ def compile_matches(comp: ExprCompiler, expr: n.Compare, env: Env) -> Fn:
             raise CompileFailed(Diagnostic("bad-regex", str(err), expr.right.span)) from None
         except EvalError as err:
             raise CompileFailed(Diagnostic("type", err.message, expr.right.span)) from None
-        searches = [p.search for p in patterns]  # type: ignore[attr-defined]
-        if len(searches) == 1:
-            (search,) = searches
+        group = comp.pattern_group(expr.left, env)
+        indices = tuple(
+            group.add(source, pattern)
+            for source, pattern in zip(_sources_of(value), patterns, strict=True)
+        )
+        scan = group.scan
+        if len(indices) == 1:
+            (index,) = indices
 
-            def match_one(c: Ctx) -> bool:
+            def match_fused(c: Ctx) -> bool:
                 s = subject(c)
                 if type(s) is not str and not check_subject(s):
                     return False
-                found = search(s) is not None
+                found = index in scan(c, s)
                 if found and want_evidence and c.evidence is not None:
                     _regex_evidence(c, _where(path, c), s, patterns)
                 return found
 
-            return match_one
+            return match_fused
 
         def match_any(c: Ctx) -> bool:
             s = subject(c)
             if type(s) is not str and not check_subject(s):
                 return False
-            found = any(search(s) is not None for search in searches)
+            hits = scan(c, s)
+            found = any(i in hits for i in indices)
             if found and want_evidence and c.evidence is not None:
                 _regex_evidence(c, _where(path, c), s, patterns)
             return found

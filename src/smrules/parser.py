@@ -39,9 +39,40 @@ _TOKEN_WORDS = {
 }
 
 
+class _ReservedWords:
+    """Reserved words are keywords everywhere except right after a `.` (SPEC §2.2).
+
+    The contextual lexer reads `deny` as a name wherever a name may stand; this post-lexer
+    turns such a name back into its keyword unless the previous token was a `.`.
+    """
+
+    always_accept = ()
+
+    def __init__(self) -> None:
+        self.keyword_types: dict[str, str] = {}
+        self.dot_type = "DOT"
+
+    def process(self, stream):
+        after_dot = False
+        for token in stream:
+            if token.type == "NAME" and not after_dot and token.value in self.keyword_types:
+                token.type = self.keyword_types[token.value]
+            after_dot = token.type == self.dot_type
+            yield token
+
+
+_RESERVED_WORDS = _ReservedWords()
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     grammar = (Path(__file__).parent / "grammar.lark").read_text(encoding="utf-8")
+    probe = Lark(grammar, parser="lalr", lexer="contextual", start=["start", "expr"])
+    for term in probe.terminals:
+        if term.pattern.type == "str" and term.pattern.value in RESERVED:
+            _RESERVED_WORDS.keyword_types[term.pattern.value] = term.name
+        elif term.pattern.type == "str" and term.pattern.value == ".":
+            _RESERVED_WORDS.dot_type = term.name
     return Lark(
         grammar,
         parser="lalr",
@@ -49,8 +80,12 @@ def _lark() -> Lark:
         start=["start", "expr"],
         propagate_positions=True,
         maybe_placeholders=False,
-        cache=False,
+        postlex=_RESERVED_WORDS,
     )
+
+
+def _parse(text: str, start: str):
+    return _lark().parse(text, start=start)
 
 
 class ParseFailed(Exception):
@@ -64,7 +99,7 @@ class ParseFailed(Exception):
 def parse_module(text: str, file: str) -> n.Module:
     """Parse one `.smr` file into a `Module`, or raise `ParseFailed`."""
     try:
-        tree = _lark().parse(text, start="start")
+        tree = _parse(text, "start")
     except UnexpectedInput as err:
         raise ParseFailed([_syntax_diagnostic(err, text, file)]) from None
     builder = _Builder(file, text)
@@ -77,7 +112,7 @@ def parse_module(text: str, file: str) -> n.Module:
 def parse_expression(text: str, file: str = "<expr>", line: int = 1, column: int = 1) -> n.Expr:
     """Parse a single expression (used for `{expr}` interpolation and by tools)."""
     try:
-        tree = _lark().parse(text, start="expr")
+        tree = _parse(text, "expr")
     except UnexpectedInput as err:
         diag = _syntax_diagnostic(err, text, file)
         raise ParseFailed([_shift(diag, line, column)]) from None
@@ -182,7 +217,19 @@ def _syntax_diagnostic(err: UnexpectedInput, text: str, file: str) -> Diagnostic
                 message = f"comparisons cannot be chained: unexpected {_token_text(token)}"
                 help_text = "join two comparisons with `and`, e.g. `0 < x and x < 10`"
         elif token.value in RESERVED and "NAME" in expected:
-            message = f"`{token.value}` is a reserved word and cannot be used as a name"
+            if "STRING" in expected or "NUMBER" in expected:
+                message = f"unexpected `{token.value}`; expected a value"
+                help_text = (
+                    f"the expression before it is incomplete; `{token.value}` is a "
+                    "reserved word and cannot be used as a name"
+                )
+            else:
+                return Diagnostic(
+                    "reserved-name",
+                    f"`{token.value}` is a reserved word and cannot be used as a name",
+                    Span(file, line, column),
+                    help="choose another name",
+                )
         elif token.type in ("WHEN", "UNLESS") or token.value in ("when", "unless"):
             help_text = "a rule body is: metadata, then `when`s, then `unless`es, then one effect"
         elif token.value in ("deny", "warn", "allow", "hint") and prev is not None:

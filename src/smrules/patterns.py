@@ -1,0 +1,77 @@
+"""Fused regex scans: the constant patterns that test the same field, searched in one pass.
+
+Every `matches` whose pattern is known at load time registers with the group of its subject
+(e.g. all patterns on `content.text`). The first `matches` evaluated on a string runs one RE2
+`Set` scan over the whole group and caches which patterns matched, so twelve rules testing the
+post text cost one scan, not twelve. Texts longer than `FUSED_MAX_CHARS` are searched pattern by
+pattern: RE2's plain search falls back to its NFA when its DFA runs out of memory, a `Set` scan
+cannot, so hostile long inputs never turn a match into a silent miss.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import re2
+
+from .runtime import Ctx
+
+CHUNK = 32  # patterns per RE2 Set: keeps each DFA small
+FUSED_MAX_CHARS = 16 * 1024
+_ids = itertools.count()
+
+
+def _set_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 64 << 20
+    return options
+
+
+class PatternGroup:
+    """The compiled patterns that search one kind of subject string."""
+
+    __slots__ = ("key", "sources", "compiled", "_sets")
+
+    def __init__(self) -> None:
+        self.key = ("patterns", next(_ids))
+        self.sources: list[str] = []
+        self.compiled: list[object] = []
+        self._sets: list[tuple[object, int]] | None = None
+
+    def add(self, source: str, compiled: object) -> int:
+        """Register one pattern (its inline-flag source and compiled form); returns its index."""
+        self.sources.append(source)
+        self.compiled.append(compiled)
+        self._sets = None
+        return len(self.sources) - 1
+
+    def finalize(self) -> None:
+        sets = []
+        for offset in range(0, len(self.sources), CHUNK):
+            chunk = re2.Set.SearchSet(_set_options())
+            for source in self.sources[offset : offset + CHUNK]:
+                chunk.Add(source)
+            chunk.Compile()
+            sets.append((chunk, offset))
+        self._sets = sets
+
+    def scan(self, c: Ctx, s: str) -> frozenset[int]:
+        """Indices of the group's patterns found in `s`, once per string per evaluation."""
+        key = (self.key, s)
+        hit = c.cache.get(key)
+        if hit is None:
+            hit = self._scan(s)
+            c.cache[key] = hit
+        return hit  # type: ignore[return-value]
+
+    def _scan(self, s: str) -> frozenset[int]:
+        if len(s) > FUSED_MAX_CHARS or self._sets is None:
+            return frozenset(i for i, p in enumerate(self.compiled) if p.search(s) is not None)
+        data = s.encode("utf-8")
+        found: list[int] = []
+        for chunk, offset in self._sets:
+            matched = chunk.Match(data)
+            if matched:
+                found.extend(offset + i for i in matched)
+        return frozenset(found)
