@@ -1,11 +1,14 @@
-"""Pieces every command shares: exit codes, policy resolution, printing diagnostics."""
+"""Pieces every command shares: exit codes, policy resolution, printing diagnostics, guarding
+the user from tracebacks."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -15,6 +18,10 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # denied, a test failed, lint errors
 EXIT_USAGE = 2
 EXIT_INVALID = 3  # an invalid policy, activity or test file
+
+DEBUG_ENV = "SMRULES_DEBUG"  # set to show the traceback of an internal error
+
+F = TypeVar("F", bound=Callable[..., object])
 
 
 def default_policy_path() -> Path:
@@ -28,10 +35,14 @@ def default_policy_path() -> Path:
 
 
 def use_color(stream=None) -> bool:
+    """Colour only on a terminal, and never when `NO_COLOR` is set (https://no-color.org)."""
     stream = stream or sys.stdout
     if os.environ.get("NO_COLOR"):
         return False
-    return bool(getattr(stream, "isatty", lambda: False)())
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 def print_diagnostics(
@@ -62,3 +73,44 @@ def load_policy_or_exit(path: str | os.PathLike[str]):
             f"policy `{path}` is invalid: {count} error{'s' if count != 1 else ''}", err=True
         )
         raise SystemExit(EXIT_INVALID) from None
+
+
+def guarded(func: F) -> F:
+    """Run a command body so that no traceback reaches the user.
+
+    A closed output pipe (`smrules check big.jsonl | head`) ends quietly; Ctrl-C exits 130; any
+    other unexpected exception prints one line and exits 3 (its traceback with SMRULES_DEBUG=1).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return func(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except BrokenPipeError:
+            _silence_stdout()
+            raise SystemExit(EXIT_FAILED) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise SystemExit(130) from None
+        except Exception as err:  # noqa: BLE001 - the last line of defence against tracebacks
+            if os.environ.get(DEBUG_ENV):
+                raise
+            click.echo(
+                f"smrules: internal error: {type(err).__name__}: {err}\n"
+                f"  set {DEBUG_ENV}=1 to see the traceback, and please report it",
+                err=True,
+            )
+            raise SystemExit(EXIT_INVALID) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

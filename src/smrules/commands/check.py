@@ -1,0 +1,573 @@
+"""`smrules check`: decide activities from files, standard input or `--text` (SPEC §7).
+
+Each activity is checked by `check_one`, which returns what gets printed (a `Checked`), so the
+same function serves one process and `--jobs N` worker processes. Output is written as each
+activity is decided: `--output jsonl` and text stream in constant memory, and `--output json`
+streams a JSON list too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, NamedTuple
+
+import click
+
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    default_policy_path,
+    guarded,
+    load_policy_or_exit,
+    use_color,
+)
+
+if TYPE_CHECKING:
+    from ..engine import Policy
+    from ..inputs import ActivityInput, InputError
+
+KINDS = (
+    "post",
+    "comment",
+    "reply",
+    "share",
+    "message",
+    "livestream",
+    "review",
+    "job_ad",
+    "profile_update",
+    "tool_request",
+    "account_connection",
+)
+ACCOUNT_TYPES = ("corporate", "personal", "brand", "executive", "employee_advocacy", "pseudonymous")
+TEXT_LABEL = "--text"
+CHUNK = 64  # activities per task in --jobs mode
+PROGRESS_AFTER = 0.5  # seconds before a progress line appears
+FLUSH_EVERY = 0.2  # seconds between flushes of a large batch's output
+
+
+# ---------------------------------------------------------------------------- one activity
+
+
+class Checked(NamedTuple):
+    """What checking one activity produced, ready to print (a tuple of plain values: cheap to
+    send between processes, on every Python version)."""
+
+    outcome: str  # "deny", "warn", "allow" or "invalid"
+    payload: str | None  # the text to print (text or JSON), None when invalid
+    problems: tuple[tuple[str, str], ...]  # (path, message) of an invalid activity
+
+
+class Options(NamedTuple):
+    """How to check and print every activity of a run."""
+
+    now: dt.datetime | None
+    explain: bool
+    style: str  # "text", "jsonl", "json" (one object) or "json-item" (in a list)
+    color: bool
+
+
+def check_one(policy: Policy, value: object, options: Options, label: str | None) -> Checked:
+    """Decide (or explain) one activity and render it as `options.style` asks."""
+    from ..errors import ActivityError
+
+    try:
+        if options.explain:
+            explanation = policy.explain(value, options.now)  # type: ignore[arg-type]
+            decision = explanation.decision
+        else:
+            explanation = None
+            decision = policy.evaluate(value, options.now)  # type: ignore[arg-type]
+    except ActivityError as err:
+        return Checked("invalid", None, tuple((p.path, p.message) for p in err.problems))
+    if options.style == "text":
+        from ..render import render_decision, render_explanation
+
+        text = render_decision(decision, activity=value, label=label, color=options.color)
+        if explanation is not None:
+            text += "\n" + render_explanation(explanation, options.color)
+        return Checked(decision.decision, text, ())
+    record = explanation.to_dict() if explanation is not None else decision.to_dict()
+    return Checked(decision.decision, json_text(record, options.style), ())
+
+
+def json_text(record: object, style: str) -> str:
+    """Compact for JSON lines; indented for `--output json`, a list's items one level more."""
+    if style == "jsonl":
+        return json.dumps(record, ensure_ascii=False)
+    text = json.dumps(record, ensure_ascii=False, indent=2)
+    return text if style == "json" else "  " + text.replace("\n", "\n  ")
+
+
+# ---------------------------------------------------------------------------- options
+
+
+def _text_activity(
+    text: str,
+    kind: str | None,
+    platform: str | None,
+    department: str | None,
+    roles: tuple[str, ...],
+    account: str | None,
+) -> dict:
+    """The activity `--text` stands for (SPEC §7)."""
+    actor: dict[str, object] = {"id": "cli"}
+    if department:
+        actor["department"] = department
+    if roles:
+        actor["roles"] = list(roles)
+    activity: dict[str, object] = {
+        "actor": actor,
+        "kind": kind or "post",
+        "account": {"type": account or "personal"},
+        "audience": "public",
+        "content": {"text": text},
+    }
+    if platform:
+        activity["platform"] = platform
+    return activity
+
+
+_INSTANT = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?)?"
+    r"([Zz]|[+-]\d{2}:\d{2})?\Z"
+)
+
+
+def parse_now(text: str) -> tuple[dt.datetime, bool]:
+    """`--now`: an RFC 3339 instant; (datetime, has_offset). Without an offset (or a bare date,
+    meaning midnight) it is read in the policy's timezone once the policy is loaded."""
+    m = _INSTANT.match(text.strip())
+    if m is None:
+        raise ValueError(text)
+    year, month, day, hour, minute, second, fraction, offset = m.groups()
+    value = dt.datetime(
+        int(year),
+        int(month),
+        int(day),
+        int(hour or 0),
+        int(minute or 0),
+        int(second or 0),
+        int((fraction or "0").ljust(6, "0")),
+    )
+    if offset is None:
+        return value, False
+    if offset in ("Z", "z"):
+        return value.replace(tzinfo=dt.timezone.utc), True
+    sign = -1 if offset[0] == "-" else 1
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    if hours > 23 or minutes > 59:
+        raise ValueError(text)
+    delta = dt.timedelta(hours=hours, minutes=minutes)
+    return value.replace(tzinfo=dt.timezone(sign * delta)), True
+
+
+def _now_option(ctx: click.Context, param: click.Parameter, value: str | None):
+    if value is None:
+        return None
+    try:
+        return parse_now(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"`{value}` is not an instant; write it like 2026-11-16T09:00:00Z or "
+            "2026-11-16T10:00:00+01:00",
+            ctx,
+            param,
+        ) from None
+
+
+# ---------------------------------------------------------------------------- output
+
+
+class Progress:
+    """`checked 12,345 activities` on stderr, only on a terminal and only for long runs."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def tick(self, count: int, invalid: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.started < PROGRESS_AFTER or now - self.last < 0.1:
+            return
+        self.last = now
+        rate = count / max(now - self.started, 1e-9)
+        extra = f", {invalid:,} invalid" if invalid else ""
+        sys.stderr.write(f"\r\x1b[Kchecked {count:,} activities{extra} ({rate:,.0f}/s)")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
+class Writer:
+    """Prints results as they come: decisions on stdout, located problems on stderr.
+
+    Output is flushed after each activity when someone may be waiting for it (a terminal, or
+    a program feeding standard input one activity at a time), else at most every FLUSH_EVERY
+    seconds: flushing each line of a large batch would cost more than deciding it.
+    """
+
+    def __init__(self, style: str, single: bool, color: bool, eager: bool) -> None:
+        self.style = style
+        self.single = single
+        self.color = color
+        self.err_color = use_color(sys.stderr)
+        self.eager = eager
+        self.progress = Progress(_isatty(sys.stderr) and not _isatty(sys.stdout))
+        self.count = 0
+        self.flushed = time.monotonic()
+
+    def _write(self, text: str) -> None:
+        self.progress.clear()
+        sys.stdout.write(text)
+        now = time.monotonic()
+        if self.eager or now - self.flushed > FLUSH_EVERY:
+            sys.stdout.flush()
+            self.flushed = now
+
+    def start(self) -> None:
+        if self.style == "json-item":
+            self._write("[")
+
+    def _item(self, text: str) -> None:
+        if self.style == "json-item":
+            self._write(("\n" if self.count == 0 else ",\n") + text)
+        elif self.style == "text" and self.count:
+            self._write("\n" + text + "\n")
+        else:
+            self._write(text + "\n")
+        self.count += 1
+
+    def decided(self, checked: Checked) -> None:
+        self._item(checked.payload or "")
+
+    def invalid(self, record: dict, problems, label: str) -> None:
+        from ..render import render_problems
+
+        self.progress.clear()
+        sys.stdout.flush()
+        sys.stderr.write(render_problems(problems, self.err_color) + "\n")
+        sys.stderr.flush()
+        if self.style != "text":
+            self._item(json_text(record, self.style))
+        elif not self.single:
+            head = click.style("invalid", fg="magenta", bold=True) if self.color else "invalid"
+            lines = [f"{head}  {label}"]
+            for problem in record["problems"]:
+                where = f"{problem['path']}: " if problem["path"] else ""
+                lines.append(f"  {where}{problem['message']}")
+            self._item("\n".join(lines))
+
+    def finish(self, tally) -> None:
+        self.progress.clear()
+        if self.style == "json-item":
+            self._write("\n]\n" if self.count else "]\n")
+        elif self.style == "text" and not self.single:
+            from ..render import render_summary
+
+            self._write(("\n" if self.count else "") + render_summary(tally, self.color) + "\n")
+        sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------------- running
+
+
+def _label(item: ActivityInput) -> str:
+    return TEXT_LABEL if item.file == TEXT_LABEL else item.where
+
+
+def _results(
+    policy: Policy,
+    policy_path: str,
+    items: Iterable[ActivityInput | InputError],
+    options: Options,
+    jobs: int,
+) -> Iterator[tuple[ActivityInput | InputError, Checked | None]]:
+    """Each input in order with its result (None for an input error)."""
+    from ..inputs import InputError
+
+    if jobs <= 1:
+        for item in items:
+            if isinstance(item, InputError):
+                yield item, None
+            else:
+                yield item, check_one(policy, item.value, options, _label(item))
+        return
+    yield from _parallel(policy, policy_path, items, options, jobs)
+
+
+# Worker processes: the policy is inherited when processes fork, else loaded once per worker.
+_WORKER: dict[str, object] = {}
+
+
+def _worker_init(policy_path: str, options: Options) -> None:
+    if _WORKER.get("path") != policy_path or "policy" not in _WORKER:
+        from ..api import load
+
+        _WORKER["policy"] = load(policy_path)
+        _WORKER["path"] = policy_path
+    _WORKER["options"] = options
+
+
+def _worker_run(batch: list[tuple[object, str]]) -> list[Checked]:
+    policy = _WORKER["policy"]
+    options = _WORKER["options"]
+    return [check_one(policy, value, options, label) for value, label in batch]  # type: ignore
+
+
+def _parallel(
+    policy: Policy,
+    policy_path: str,
+    items: Iterable[ActivityInput | InputError],
+    options: Options,
+    jobs: int,
+) -> Iterator[tuple[ActivityInput | InputError, Checked | None]]:
+    """Check batches in `jobs` processes, keeping input order and a bounded number in flight."""
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from ..inputs import ActivityInput
+
+    _WORKER.update(policy=policy, path=policy_path, options=options)
+    pending: deque[tuple[list, Future]] = deque()
+    pool = ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(policy_path, options))
+    with pool:
+
+        def submit(batch: list) -> None:
+            work = [(i.value, _label(i)) for i in batch if isinstance(i, ActivityInput)]
+            pending.append((batch, pool.submit(_worker_run, work)))
+
+        def oldest() -> Iterator[tuple[ActivityInput | InputError, Checked | None]]:
+            batch, future = pending.popleft()
+            results = iter(future.result())
+            for item in batch:
+                yield item, next(results) if isinstance(item, ActivityInput) else None
+
+        batch: list = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= CHUNK:
+                submit(batch)
+                batch = []
+                while len(pending) > 2 * jobs:
+                    yield from oldest()
+        if batch:
+            submit(batch)
+        while pending:
+            yield from oldest()
+
+
+def _exit_code(outcome: str, fail_on_warn: bool) -> int:
+    if outcome == "invalid":
+        return EXIT_INVALID
+    if outcome == "deny" or (outcome == "warn" and fail_on_warn):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+@click.command("check", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("activities", nargs=-1, metavar="[ACTIVITY]...")
+@click.option(
+    "--policy",
+    "-p",
+    "policy_path",
+    metavar="PATH",
+    help="Policy directory or .smr file.  "
+    "[default: ./policies if present, else the bundled policy]",
+)
+@click.option(
+    "--now",
+    metavar="INSTANT",
+    callback=_now_option,
+    help="Effective time of activities without `time`, e.g. 2026-11-16T09:00:00Z "
+    "(without an offset: in the policy's timezone).  [default: the system clock]",
+)
+@click.option("--text", metavar="TEXT", help="Check this draft text instead of activity files.")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    metavar="KIND",
+    help="With --text: the activity's kind.  [default: post]",
+)
+@click.option("--platform", metavar="NAME", help="With --text: the platform (linkedin, x, ...).")
+@click.option("--department", metavar="NAME", help="With --text: the actor's department.")
+@click.option(
+    "--role",
+    "roles",
+    metavar="ROLE",
+    multiple=True,
+    help="With --text: an actor role; repeat for several.",
+)
+@click.option(
+    "--account",
+    type=click.Choice(ACCOUNT_TYPES),
+    metavar="TYPE",
+    help="With --text: the account type.  [default: personal]",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="text for people; json: one object for one activity, a list for several; "
+    "jsonl: one decision per line, as each is made.",
+)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="For every rule: whether it fired, else which `when` or `unless` stopped it, "
+    "with the values it saw.",
+)
+@click.option("--fail-on-warn", is_flag=True, help="Exit 1 when a decision is `warn`.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes for large batches; output keeps the input order.",
+)
+@guarded
+def command(
+    activities: tuple[str, ...],
+    policy_path: str | None,
+    now: tuple[dt.datetime, bool] | None,
+    text: str | None,
+    kind: str | None,
+    platform: str | None,
+    department: str | None,
+    roles: tuple[str, ...],
+    account: str | None,
+    output: str,
+    explain: bool,
+    fail_on_warn: bool,
+    jobs: int,
+) -> None:
+    """Check activities against a policy and print the decisions.
+
+    ACTIVITY is a YAML or JSON file holding one activity or a list of them, a JSON-lines file
+    (.jsonl, read as a stream), or - for standard input.
+
+    \b
+    Examples:
+      smrules check draft.yaml
+      smrules check --text "Our Q3 revenue beat expectations!" --platform linkedin
+      smrules check --output jsonl --jobs 4 activities.jsonl > decisions.jsonl
+      cat draft.json | smrules check - --explain
+
+    \b
+    Exit codes: 0 allowed (or warned, unless --fail-on-warn), 1 denied,
+    2 wrong usage, 3 an invalid policy or activity. With several activities,
+    the highest that applies: 3, then 1, then 0.
+    """
+    text_only = {
+        "--kind": kind,
+        "--platform": platform,
+        "--department": department,
+        "--role": roles,
+        "--account": account,
+    }
+    if text is None:
+        given = [name for name, value in text_only.items() if value]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} only apply together with --text")
+        if not activities:
+            raise click.UsageError(
+                "nothing to check: give ACTIVITY files, `-` for standard input, or --text"
+            )
+    elif activities:
+        raise click.UsageError("give either --text or ACTIVITY files, not both")
+    if activities.count("-") > 1:
+        raise click.UsageError("standard input (`-`) can be read only once")
+
+    path = policy_path if policy_path is not None else str(default_policy_path())
+    policy = load_policy_or_exit(path)
+    effective_now = None
+    if now is not None:
+        value, has_offset = now
+        effective_now = value if has_offset else _localize(value, policy.settings.tz)
+
+    from ..inputs import ActivityInput, Source, read_inputs
+    from ..render import Tally
+
+    items: Iterable[ActivityInput | InputError]
+    if text is not None:
+        value = _text_activity(text, kind, platform, department, roles, account)
+        source = Source(TEXT_LABEL, json.dumps(value, ensure_ascii=False))
+        items = [ActivityInput(value, TEXT_LABEL, 1, 1, "document", (), source)]
+        single = True
+    else:
+        items, single = _peek_single(read_inputs(activities), len(activities))
+
+    color = use_color(sys.stdout) and output == "text"
+    style = "json" if output == "json" and single else "json-item" if output == "json" else output
+    eager = "-" in activities or _isatty(sys.stdout)
+    writer = Writer(style, single, color, eager)
+    tally = Tally()
+    exit_code = EXIT_OK
+    writer.start()
+    options = Options(effective_now, explain, style, color)
+    for index, (item, checked) in enumerate(_results(policy, path, items, options, jobs)):
+        if checked is None or checked.outcome == "invalid":
+            record, problems, label = _invalid(item, checked, index)
+            writer.invalid(record, problems, label)
+            tally.add("invalid")
+            exit_code = max(exit_code, EXIT_INVALID)
+        else:
+            writer.decided(checked)
+            tally.add(checked.outcome)
+            exit_code = max(exit_code, _exit_code(checked.outcome, fail_on_warn))
+        writer.progress.tick(tally.total, tally.counts.get("invalid", 0))
+    writer.finish(tally)
+    raise SystemExit(exit_code)
+
+
+def _invalid(item, checked: Checked | None, index: int):
+    """The error record, located problems and label of an invalid activity or input error."""
+    from ..errors import ActivityError, Problem
+
+    if checked is None:  # an InputError: the file or line holds no activity
+        message = item.message
+        record = {"index": index, "error": message, "problems": [{"path": "", "message": message}]}
+        span = item.diagnostic.span
+        return record, item.problems(), f"{span.file}:{span.line}" if span else message
+    error = ActivityError([Problem(p, m) for p, m in checked.problems], index=index)
+    return error.to_record(), item.problems(error), _label(item)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _localize(value: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    return value.replace(tzinfo=tz)
+
+
+def _peek_single(items: Iterator, names: int) -> tuple[Iterable, bool]:
+    """Whether the input is one activity (one file holding one object), and the items again."""
+    from itertools import chain
+
+    first = next(items, None)
+    if first is None:
+        return [], False
+    single = names == 1 and first.container == "document"
+    return chain([first], items), single
