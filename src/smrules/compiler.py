@@ -210,6 +210,21 @@ class ExprCompiler:
             return ("act", *info.keys)
         return ("item", self._slot_sources.get(info.root_slot, info.root_slot), *info.keys)
 
+    def is_boolean(self, expr: n.Expr) -> bool:
+        """Whether an expression always yields true or false (never null or another type).
+
+        For such operands Python's own `and`/`or`/`not` are exact, saving a type check per call.
+        """
+        if isinstance(expr, (n.Compare, n.And, n.Or, n.Not)):
+            return True
+        if isinstance(expr, n.Quantifier):
+            return expr.kind in ("any", "all")
+        if isinstance(expr, n.Call):
+            return expr.func == "near"
+        if isinstance(expr, n.Literal):
+            return type(expr.value) is bool
+        return False
+
     def finalize(self) -> None:
         """Build the fused pattern scans once every rule is compiled."""
         for group in self.pattern_groups.values():
@@ -390,6 +405,8 @@ class ExprCompiler:
     def _c_And(self, expr: n.And, env: Env) -> Fn:
         left, right = self.compile(expr.left, env), self.compile(expr.right, env)
         lspan, rspan = expr.left.span, expr.right.span
+        if self.is_boolean(expr.left) and self.is_boolean(expr.right):
+            return lambda c: left(c) and right(c)
 
         def and_(c: Ctx) -> bool:
             a = left(c)
@@ -409,6 +426,8 @@ class ExprCompiler:
     def _c_Or(self, expr: n.Or, env: Env) -> Fn:
         left, right = self.compile(expr.left, env), self.compile(expr.right, env)
         lspan, rspan = expr.left.span, expr.right.span
+        if self.is_boolean(expr.left) and self.is_boolean(expr.right):
+            return lambda c: left(c) or right(c)
 
         def or_(c: Ctx) -> bool:
             a = left(c)
@@ -428,6 +447,8 @@ class ExprCompiler:
     def _c_Not(self, expr: n.Not, env: Env) -> Fn:
         inner = self.compile(expr.operand, replace(env, evidence=False))
         span = expr.operand.span
+        if self.is_boolean(expr.operand):
+            return lambda c: not inner(c)
 
         def not_(c: Ctx) -> bool:
             v = inner(c)
@@ -474,14 +495,42 @@ class ExprCompiler:
 
     def _equality(self, expr: n.Compare, env: Env) -> Fn:
         left, right = self.compile(expr.left, env), self.compile(expr.right, env)
-        for const_side, other in ((expr.right, left), (expr.left, right)):
+        for const_side, other, other_node in (
+            (expr.right, left, expr.left),
+            (expr.left, right, expr.right),
+        ):
             known, value = self._literal_const(const_side, env)
             if known and (type(value) is str or value is None):
                 if value is None:
                     return lambda c: other(c) is None
+                keys = self._static_keys(other_node, env)
+                if keys is not None and len(keys) == 1:
+                    (k0,) = keys
+                    return lambda c: c.act.get(k0) == value
+                if keys is not None and len(keys) == 2:
+                    k0, k1 = keys
+
+                    def path_equals(c: Ctx) -> bool:
+                        v = c.act.get(k0)
+                        return type(v) is dict and v.get(k1) == value
+
+                    return path_equals
                 return lambda c: other(c) == value
         tz = self.tz
         return lambda c: equal(left(c), right(c), tz)
+
+    def _static_keys(self, expr: n.Expr, env: Env) -> tuple[str, ...] | None:
+        """The field names of a plain activity path like `content.text`, else None."""
+        if not isinstance(expr, (n.Name, n.Field)):
+            return None
+        info = self.path_info(expr, env)
+        if info is None or info.root_slot is not None or not info.keys:
+            return None
+        if not all(type(k) is str for k in info.keys):
+            return None
+        if self._resolve_field_chain(expr, env) is not None if isinstance(expr, n.Field) else False:
+            return None
+        return info.keys  # type: ignore[return-value]
 
     def _literal_const(self, expr: n.Expr, env: Env) -> tuple[bool, object]:
         if isinstance(expr, n.Literal):
@@ -520,6 +569,26 @@ class ExprCompiler:
         ):
             members = frozenset(hay_value)
             items = list(hay_value)
+            keys = self._static_keys(needle_node, env)
+            if keys is not None and len(keys) == 1:
+                (k0,) = keys
+
+                def path_in_strings(c: Ctx) -> bool:
+                    x = c.act.get(k0)
+                    return type(x) is str and x in members
+
+                return path_in_strings
+            if keys is not None and len(keys) == 2:
+                k0, k1 = keys
+
+                def path2_in_strings(c: Ctx) -> bool:
+                    v = c.act.get(k0)
+                    if type(v) is not dict:
+                        return False
+                    x = v.get(k1)
+                    return type(x) is str and x in members
+
+                return path2_in_strings
 
             def in_strings(c: Ctx) -> bool:
                 x = needle(c)

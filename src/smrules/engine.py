@@ -106,9 +106,15 @@ def _condition_error(kind: str, value: object, span: Span) -> EvalError:
 
 
 def make_test(
-    rule: n.Rule, whens: tuple[Fn, ...], unlesses: tuple[Fn, ...]
+    rule: n.Rule, whens: tuple[Fn, ...], unlesses: tuple[Fn, ...], strict: bool = False
 ) -> Callable[[Ctx], bool]:
-    """`run_rule` without the bookkeeping: whether the rule fires (raises EvalError)."""
+    """`run_rule` without the bookkeeping: whether the rule fires (raises EvalError).
+
+    `strict`: every condition always yields true or false, so they combine with plain Python
+    `and`/`not` (same order, same short-circuit) and need no per-value type checks.
+    """
+    if strict and 1 <= len(whens) <= 3 and len(unlesses) <= 1:
+        return _strict_test(whens, unlesses)
     when_pairs = tuple(zip(whens, [w.span for w in rule.whens], strict=True))
     unless_pairs = tuple(zip(unlesses, [u.span for u in rule.unlesses], strict=True))
     if len(whens) == 1 and not unlesses:
@@ -140,6 +146,23 @@ def make_test(
         return True
 
     return test
+
+
+def _strict_test(whens: tuple[Fn, ...], unlesses: tuple[Fn, ...]) -> Callable[[Ctx], bool]:
+    w = whens + (None,) * (3 - len(whens))
+    w0, w1, w2 = w
+    if unlesses:
+        (u0,) = unlesses
+        if w1 is None:
+            return lambda c: w0(c) and not u0(c)
+        if w2 is None:
+            return lambda c: w0(c) and w1(c) and not u0(c)
+        return lambda c: w0(c) and w1(c) and w2(c) and not u0(c)
+    if w1 is None:
+        return w0
+    if w2 is None:
+        return lambda c: w0(c) and w1(c)
+    return lambda c: w0(c) and w1(c) and w2(c)
 
 
 def run_rule(rule: CompiledRule, c: Ctx) -> _Outcome:
@@ -463,7 +486,12 @@ def _compile_rule(
         message,
         hint,
         tuple(waivers),
-        make_test(rule, tuple(whens), tuple(unlesses)),
+        make_test(
+            rule,
+            tuple(whens),
+            tuple(unlesses),
+            all(compiler.is_boolean(e) for e in rule.whens + rule.unlesses),
+        ),
     )
 
 
