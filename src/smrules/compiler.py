@@ -501,23 +501,27 @@ class ExprCompiler:
         ):
             known, value = self._literal_const(const_side, env)
             if known and (type(value) is str or value is None):
-                if value is None:
-                    return lambda c: other(c) is None
-                keys = self._static_keys(other_node, env)
-                if keys is not None and len(keys) == 1:
-                    (k0,) = keys
-                    return lambda c: c.act.get(k0) == value
-                if keys is not None and len(keys) == 2:
-                    k0, k1 = keys
-
-                    def path_equals(c: Ctx) -> bool:
-                        v = c.act.get(k0)
-                        return type(v) is dict and v.get(k1) == value
-
-                    return path_equals
-                return lambda c: other(c) == value
+                return self._equals_constant(other_node, other, value, env)
         tz = self.tz
         return lambda c: equal(left(c), right(c), tz)
+
+    def _equals_constant(self, node: n.Expr, fn: Fn, value: str | None, env: Env) -> Fn:
+        """`x == "literal"` or `x == null`: plain Python equality is exact for these."""
+        if value is None:
+            return lambda c: fn(c) is None
+        keys = self._static_keys(node, env)
+        if keys is not None and len(keys) == 1:
+            (k0,) = keys
+            return lambda c: c.act.get(k0) == value
+        if keys is not None and len(keys) == 2:
+            k0, k1 = keys
+
+            def path_equals(c: Ctx) -> bool:
+                v = c.act.get(k0)
+                return type(v) is dict and v.get(k1) == value
+
+            return path_equals
+        return lambda c: fn(c) == value
 
     def _static_keys(self, expr: n.Expr, env: Env) -> tuple[str, ...] | None:
         """The field names of a plain activity path like `content.text`, else None."""
