@@ -138,7 +138,7 @@ WORKER = {
 }
 
 SECTION_7 = {
-    "unpaid overtime, naming the site during an incident": {
+    "unpaid overtime, inviting colleagues to act together": {
         "platform": "facebook",
         "content": {
             "text": "Night shift at Example Corp's Leipzig DC still hasn't been paid the overtime "
