@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .values import format_instant
 
@@ -62,7 +63,19 @@ class Finding:
     ref: str | None
     tags: tuple[str, ...]
     source: SourceRef | None
-    evidence: tuple[Evidence, ...]
+    # The evidence, or a function computing it on first access: most callers never read it.
+    lazy_evidence: tuple[Evidence, ...] | Callable[[], tuple[Evidence, ...]] = field(
+        default=(), repr=False, compare=False
+    )
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        """Where the conditions of the rule matched (SPEC §4), computed once when first read."""
+        value = self.lazy_evidence
+        if callable(value):
+            value = value()
+            object.__setattr__(self, "lazy_evidence", value)
+        return value
 
     @property
     def counts(self) -> bool:

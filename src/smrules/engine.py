@@ -203,6 +203,7 @@ class Policy:
         self.ref = PolicyRef(settings.name, settings.version, program.digest)
         self.rules: tuple[RuleInfo, ...] = tuple(r.info for r in rules)
         self._tz = settings.tz
+        self._index = _guard_index(compiler, rules)
 
     def __repr__(self) -> str:
         return (
@@ -282,7 +283,10 @@ class Policy:
         time = c.time
         fired: list[tuple[CompiledRule, str | None, str | None]] = []
         errors: list[tuple[CompiledRule, EvalError]] = []
-        for rule in self.rules_compiled:
+        rules = self.rules_compiled
+        if self._index is not None:
+            rules = [rules[i] for i in self._index.candidates(act)]
+        for rule in rules:
             try:
                 if not rule.test(c):
                     continue
@@ -297,22 +301,36 @@ class Policy:
             fired.append((rule, message, hint))
         return self._combine(c, act, time, fired, errors)
 
-    def _evidence(self, rule: CompiledRule, c: Ctx) -> tuple[Evidence, ...]:
-        c.evidence = []
-        try:
-            for cond in rule.whens:
-                cond(c)
-        except EvalError:  # pragma: no cover - the same conditions just held
-            pass
-        items, c.evidence = c.evidence, None
-        seen = set()
-        out = []
-        for item in items:
-            key = (item["path"], item["start"], item["end"], item["text"])
-            if item["path"] is None or key not in seen:
-                seen.add(key)
-                out.append(Evidence(**item))
-        return tuple(out)
+    def _evidence(self, rule: CompiledRule, c: Ctx) -> Callable[[], tuple[Evidence, ...]]:
+        """A function computing a fired rule's evidence by re-running its `when`s.
+
+        It works on its own copy of the context, so decisions read from several threads
+        never share evidence state; the activity and cached `let` values are reused.
+        """
+
+        def compute() -> tuple[Evidence, ...]:
+            probe = Ctx(c.act, c.time, 0, 0)
+            probe.lets = list(c.lets)
+            probe.vars = [None] * len(c.vars)
+            probe.var_paths = [None] * len(c.vars)
+            probe.tokens = c.tokens
+            probe.cache = dict(c.cache)
+            probe.evidence = []
+            try:
+                for cond in rule.whens:
+                    cond(probe)
+            except EvalError:  # pragma: no cover - the same conditions just held
+                pass
+            seen = set()
+            out = []
+            for item in probe.evidence:
+                key = (item["path"], item["start"], item["end"], item["text"])
+                if item["path"] is None or key not in seen:
+                    seen.add(key)
+                    out.append(Evidence(**item))
+            return tuple(out)
+
+        return compute
 
     def _combine(
         self,
@@ -351,7 +369,7 @@ class Policy:
                 ref=info.ref,
                 tags=info.tags,
                 source=info.source,
-                evidence=self._evidence(rule, c),
+                lazy_evidence=self._evidence(rule, c),
             )
             group = "waived" if waived else "audit" if audit else info.effect
             groups[group].append(finding)
@@ -388,6 +406,17 @@ class Policy:
         )
 
 
+def _guard_index(compiler: ExprCompiler, rules: tuple[CompiledRule, ...]):
+    from .guards import MIN_RULES, GuardIndex, rule_guard
+
+    if len(rules) < MIN_RULES:
+        return None
+    guards = [rule_guard(compiler, r.node, Env(compiler.scopes[r.node.span.file])) for r in rules]
+    if sum(g is not None for g in guards) < len(rules) // 2:
+        return None
+    return GuardIndex(guards)
+
+
 def default_finding() -> Finding:
     return Finding(
         rule="default",
@@ -402,7 +431,7 @@ def default_finding() -> Finding:
         ref=None,
         tags=(),
         source=None,
-        evidence=(),
+        lazy_evidence=(),
     )
 
 

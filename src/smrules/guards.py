@@ -1,0 +1,80 @@
+"""Rule indexing on equality guards: skip rules whose first condition cannot hold.
+
+A rule whose first `when` starts with `path == "value"` or `path in [strings]` (the path a
+plain activity field such as `kind` or `actor.department`) is filed under that path and those
+values. Evaluating such a guard never fails and, when false, makes the whole first `when`
+false, so skipping the rule changes neither findings nor errors (SPEC §2.7). An activity then
+visits only the unguarded rules and those filed under its own values, in file order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from heapq import merge
+
+from . import nodes as n
+from .compiler import Env, ExprCompiler
+
+MIN_RULES = 48  # below this, testing every rule is as cheap as looking candidates up
+
+
+def rule_guard(
+    compiler: ExprCompiler, rule: n.Rule, env: Env
+) -> tuple[tuple[str, ...], frozenset[str]] | None:
+    """The (path, values) guard of a rule, or None."""
+    if not rule.whens:
+        return None
+    expr = rule.whens[0]
+    while isinstance(expr, n.And):
+        expr = expr.left
+    if not isinstance(expr, n.Compare) or expr.op not in ("==", "in"):
+        return None
+    if expr.op == "==":
+        for path_node, const_node in ((expr.left, expr.right), (expr.right, expr.left)):
+            keys = compiler._static_keys(path_node, env)
+            if (
+                keys is not None
+                and isinstance(const_node, n.Literal)
+                and type(const_node.value) is str
+            ):
+                return keys, frozenset([const_node.value])
+        return None
+    keys = compiler._static_keys(expr.left, env)
+    if keys is None:
+        return None
+    known, value = compiler.const_value(expr.right, env)
+    if known and isinstance(value, (list, tuple)) and value and all(type(v) is str for v in value):
+        return keys, frozenset(value)
+    return None
+
+
+class GuardIndex:
+    """Candidate rules (as positions in file order) for an activity."""
+
+    def __init__(self, guards: Sequence[tuple[tuple[str, ...], frozenset[str]] | None]) -> None:
+        self.unguarded: tuple[int, ...] = tuple(i for i, g in enumerate(guards) if g is None)
+        tables: dict[tuple[str, ...], dict[str, list[int]]] = {}
+        for i, guard in enumerate(guards):
+            if guard is None:
+                continue
+            keys, values = guard
+            table = tables.setdefault(keys, {})
+            for value in values:
+                table.setdefault(value, []).append(i)
+        self.tables = tuple(
+            (keys, {v: tuple(p) for v, p in t.items()}) for keys, t in tables.items()
+        )
+
+    def candidates(self, act: dict) -> list[int] | tuple[int, ...]:
+        found = [self.unguarded]
+        for keys, table in self.tables:
+            v: object = act
+            for k in keys:
+                v = v.get(k) if type(v) is dict else None  # type: ignore[union-attr]
+            if type(v) is str:
+                hit = table.get(v)
+                if hit:
+                    found.append(hit)
+        if len(found) == 1:
+            return found[0]
+        return list(merge(*found))
