@@ -187,3 +187,23 @@ def test_program_is_reusable(tmp_path):
     write_policy(tmp_path, {"main.smr": 'rule r { warn "x" }'})
     program = load_program(tmp_path)
     assert program.modules[0].file == "main.smr"
+
+
+def test_base_policy_imports_resolve_in_base_directory(tmp_path):
+    write_policy(
+        tmp_path / "company" / "open",
+        {
+            "baseline.smr": 'import "data/k.yaml" as k\nrule r { when kind in k.kinds warn "x" }\n',
+            "data/k.yaml": "kinds: [share]\n",
+        },
+    )
+    write_policy(
+        tmp_path / "company" / "variants" / "strict",
+        {
+            "main.smr": 'policy strict { extends "../../open" }\n',
+        },
+    )
+    policy = smrules.load(tmp_path / "company" / "variants" / "strict")
+    assert policy.rules[0].source.file == "../../open/baseline.smr"
+    assert "../../open/data/k.yaml" in policy.program.data
+    assert policy.evaluate({"kind": "share", "actor": {"id": "a"}}).decision == "warn"

@@ -77,7 +77,7 @@ def path_key(name: str) -> tuple[str, ...]:
 def load_program(path: str | os.PathLike[str]) -> Program:
     """Read and parse the policy at `path` (a directory or one `.smr` file)."""
     col = _Collector()
-    target = Path(path).absolute()
+    target = Path(os.path.normpath(Path(path).absolute()))
     if not target.exists():
         raise PolicyError(
             [
@@ -271,7 +271,7 @@ def _load_base(
     extends: n.Setting, root: Path, col: _Collector, prefix: str, chain: tuple[Path, ...]
 ) -> Program | None:
     rel = str(extends.value)
-    base_dir = root / rel
+    base_dir = Path(os.path.normpath(root / rel))
     span = extends.span
     if not base_dir.is_dir():
         col.error(
