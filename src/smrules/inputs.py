@@ -192,6 +192,11 @@ def _error(
     return InputError(Diagnostic(code, message, span, help=help_text), line_text, container)
 
 
+def _size(limit: int) -> str:
+    mib = limit / (1024 * 1024)
+    return f"{mib:g} MiB" if mib >= 1 else f"{limit:,} bytes"
+
+
 def _os_error(name: str, err: OSError) -> InputError:
     if isinstance(err, IsADirectoryError):
         return _error("unreadable-file", f"`{name}` is a directory, not an activity file")
@@ -246,7 +251,7 @@ def _document(name: str, raw: bytes, kind_hint: str) -> Iterator[ActivityInput |
     if len(raw) > MAX_DOCUMENT_BYTES:
         yield _error(
             "file-too-large",
-            f"`{name}` is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB",
+            f"`{name}` is larger than {_size(MAX_DOCUMENT_BYTES)}",
             help_text="write many activities as JSON lines (`.jsonl`): they are read one by one",
         )
         return
@@ -335,8 +340,9 @@ def _read_stream_file(name: str) -> Iterator[ActivityInput | InputError]:
         fh.close()
 
 
-def _lines(fh: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[bytes, bool]]:
+def _lines(fh: BinaryIO, limit: int | None = None) -> Iterator[tuple[bytes, bool]]:
     """Lines of `fh`, each at most `limit` bytes: (line, complete); longer ones are cut."""
+    limit = MAX_LINE_BYTES if limit is None else limit
     while True:
         raw = fh.readline(limit + 1)
         if not raw:
@@ -363,7 +369,7 @@ def _stream(
         if not complete:
             yield _error(
                 "file-too-large",
-                f"line {line_no} of `{name}` is longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB",
+                f"line {line_no} of `{name}` is longer than {_size(MAX_LINE_BYTES)}",
                 Span(name, line_no, 1),
                 container="stream",
             )
@@ -405,7 +411,7 @@ def _read_stdin(fh: BinaryIO) -> Iterator[ActivityInput | InputError]:
     if head and not head[-1][1]:
         yield _error(
             "file-too-large",
-            f"`{STDIN_NAME}` is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB",
+            f"`{STDIN_NAME}` is larger than {_size(MAX_DOCUMENT_BYTES)}",
         )
         return
     rest = fh.read(MAX_DOCUMENT_BYTES + 1)
