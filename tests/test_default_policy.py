@@ -114,17 +114,6 @@ def test_example_case(policy_path, case):
 
 @pytest.mark.parametrize(("policy_path", "case"), _cases(RESTRICTIVE))
 def test_restrictive_variant_case(policy_path, case):
-    try:
-        _load(policy_path)
-    except smrules.PolicyError as err:
-        # SPEC §2.3: a base policy's imports are relative to its own files and stay inside its own
-        # directory. Until the loader resolves them so, `extends` cannot load this variant.
-        if err.diagnostics and all(
-            d.code == "import-outside" and d.span and d.span.file.startswith("../../policies/")
-            for d in err.diagnostics
-        ):
-            pytest.xfail("the loader checks a base policy's imports against the extending policy")
-        raise
     _run(policy_path, case)
 
 
