@@ -73,7 +73,7 @@ def render_diagnostic(diag: Diagnostic, source: str | None = None) -> str:
 def sort_key(diag: Diagnostic) -> tuple[object, ...]:
     span = diag.span
     if span is None:
-        return ("", 0, 0, diag.code, diag.message)
+        return ((), 0, 0, diag.code, diag.message)  # before every file, comparable with them
     return (tuple(span.file.split("/")), span.line, span.column, diag.code, diag.message)
 
 
