@@ -1,0 +1,135 @@
+"""`smrules log export|show`: read the decision service's log (SPEC §8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..decisionlog import DECISIONS, DEFAULT_LOG_PATH, LogError, LoggedDecision, read_decisions
+from ..schemas import parse_date, parse_date_time
+from ._common import EXIT_INVALID
+
+
+class InstantType(click.ParamType):
+    """An RFC 3339 date-time with an offset, or a date (midnight UTC)."""
+
+    name = "INSTANT"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            return value
+        instant = parse_date_time(value)
+        if instant is not None:
+            return instant
+        day = parse_date(value)
+        if day is not None:
+            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+        self.fail(
+            f"`{value}` is not a date-time with an offset (2026-11-16T08:00:00Z) or a date",
+            param,
+            ctx,
+        )
+
+
+def filter_options(func: Callable[..., None]) -> Callable[..., None]:
+    """The options `export` and `show` share."""
+
+    @click.option(
+        "--log",
+        "log_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=DEFAULT_LOG_PATH,
+        show_default=True,
+        help="The decision log written by `smrules serve --log`.",
+    )
+    @click.option(
+        "--since",
+        type=InstantType(),
+        default=None,
+        help="Only decisions made at or after this instant (a date means midnight UTC).",
+    )
+    @click.option(
+        "--decision",
+        type=click.Choice(DECISIONS),
+        default=None,
+        help="Only decisions with this answer.",
+    )
+    @click.option(
+        "--rule",
+        default=None,
+        metavar="ID",
+        help="Only decisions with a finding of this rule.",
+    )
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> None:
+        func(**kwargs)
+
+    return wrapper
+
+
+def _decisions(
+    log_path: Path, since: dt.datetime | None, decision: str | None, rule: str | None
+) -> Iterator[LoggedDecision]:
+    try:
+        yield from read_decisions(log_path, since=since, decision=decision, rule=rule)
+    except LogError as err:
+        click.echo(f"Error: {err}", err=True)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+@click.group()
+def command() -> None:
+    """Read the decision log of `smrules serve`."""
+
+
+@command.command()
+@filter_options
+def export(
+    log_path: Path, since: dt.datetime | None, decision: str | None, rule: str | None
+) -> None:
+    """Write decisions as JSON Lines: each the decision JSON with its decision_id.
+
+    \b
+    Example:
+        smrules log export --log decisions.db --decision deny --since 2026-11-01
+    """
+    for entry in _decisions(log_path, since, decision, rule):
+        click.echo(entry.document)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@command.command()
+@filter_options
+def show(log_path: Path, since: dt.datetime | None, decision: str | None, rule: str | None) -> None:
+    """Print decisions as a table, oldest first.
+
+    \b
+    Example:
+        smrules log show --log decisions.db --rule no_mnpi
+    """
+    rows = [
+        (
+            entry.made_at[:19].replace("T", " "),
+            entry.decision,
+            _shorten(entry.activity_id or "-", 24),
+            _shorten(", ".join(entry.rules) or "-", 48),
+            entry.decision_id,
+        )
+        for entry in _decisions(log_path, since, decision, rule)
+    ]
+    if not rows:
+        click.echo("no decisions match", err=True)
+        return
+    header = ("MADE AT (UTC)", "DECISION", "ACTIVITY", "RULES", "DECISION ID")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    click.echo(f"{len(rows)} decision{'s' if len(rows) != 1 else ''}", err=True)
