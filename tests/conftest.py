@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import smrules
+
+# Keep the suite's policy cache out of the user's home (subprocesses inherit it too).
+os.environ.setdefault("SMRULES_CACHE_DIR", tempfile.mkdtemp(prefix="smrules-test-cache-"))
 
 NOW = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.timezone.utc)
 

@@ -565,11 +565,14 @@ def _check_waiver_targets(
             diagnostics.append(Diagnostic("bad-waiver", problem, entry.span))
 
 
-def compile_program(program: Program) -> Policy:
-    """Check and compile a loaded program, raising `PolicyError` with every problem."""
+def compile_program(program: Program, checked: bool = False) -> Policy:
+    """Check and compile a loaded program, raising `PolicyError` with every problem.
+
+    `checked`: the program was checked before (a cache hit), so the checker is skipped.
+    """
     from .checker import check_program
 
-    diagnostics = [d for d in check_program(program) if d.severity == "error"]
+    diagnostics = [] if checked else [d for d in check_program(program) if d.severity == "error"]
     policy = build_policy(program, diagnostics)
     errors = _dedupe(diagnostics)
     if errors or policy is None:

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import nodes as n
@@ -46,6 +46,13 @@ class Program:
     sources: dict[str, str]  # every text file by relative name, for error rendering
     digest: str
     is_base: frozenset[str] = frozenset()  # module names that come from a base policy
+    manifest: Manifest | None = None  # what was read, so a cached copy can prove it is fresh
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    files: tuple[tuple[str, str | None], ...]  # absolute path, sha256 (None: absent)
+    listings: tuple[tuple[str, tuple[str, ...]], ...]  # directory, its `.smr` files
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,10 @@ class _Collector:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     digest_parts: dict[str, bytes] = field(default_factory=dict)
+    # What a cached copy must re-check: file -> content hash (None: must not exist) and
+    # directory -> the `.smr` files found in it.
+    files: dict[str, str | None] = field(default_factory=dict)
+    listings: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def error(self, code: str, message: str, span: Span | None, help_text: str | None = None):
         self.diagnostics.append(Diagnostic(code, message, span, help=help_text))
@@ -92,11 +103,19 @@ def load_program(path: str | os.PathLike[str]) -> Program:
     program = _load(target, col, prefix="", chain=())
     if col.diagnostics or program is None:
         raise PolicyError(col.diagnostics, col.sources)
-    return program
+    manifest = Manifest(
+        tuple(sorted(col.files.items(), key=lambda kv: kv[0])), tuple(sorted(col.listings.items()))
+    )
+    return replace(program, manifest=manifest)
 
 
 def _relname(prefix: str, rel: str) -> str:
     return os.path.normpath(os.path.join(prefix, rel)).replace(os.sep, "/") if prefix else rel
+
+
+def discover(root: Path) -> list[Path]:
+    """The `.smr` files of a policy directory (dot-directories skipped, no directory links)."""
+    return _discover(root)
 
 
 def _discover(root: Path) -> list[Path]:
@@ -114,6 +133,7 @@ def _read_text(
 ) -> tuple[str, bytes] | None:
     try:
         raw = path.read_bytes()
+        col.files[str(path)] = hashlib.sha256(raw).hexdigest()
     except IsADirectoryError:
         col.error("unreadable-file", f"`{name}` is a directory, not a file", span)
         return None
@@ -164,6 +184,7 @@ def _load(target: Path, col: _Collector, prefix: str, chain: tuple[Path, ...]) -
         files = [target]
     else:
         files = _discover(target)
+        col.listings[str(target)] = tuple(sorted(str(f) for f in files))
         if not files:
             col.error(
                 "empty-policy",
@@ -440,6 +461,7 @@ _WAIVER_KEYS = {"rule", "actors", "departments", "until", "reason", "approved_by
 def _load_waivers(root: Path, prefix: str, col: _Collector) -> tuple[WaiverEntry, ...]:
     path = root / "waivers.yaml"
     if not path.is_file():
+        col.files[str(path)] = None
         return ()
     name = _relname(prefix, "waivers.yaml")
     read = _read_text(path, name, col, None)
