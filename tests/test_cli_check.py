@@ -700,3 +700,13 @@ def test_no_colour_when_piped():
     proc = _smrules("check", "--policy", POLICY, "--text", "Q1 earnings", env=env)
     assert proc.stdout.startswith(b"deny  --text\n")
     assert b"\x1b[" not in proc.stdout
+
+
+def test_policy_with_a_binary_and_a_broken_data_file_lists_both_and_exits_3(tmp_path):
+    (tmp_path / "main.smr").write_text('import "d.yaml" as d\nrule r { deny "x" }\n')
+    (tmp_path / "d.yaml").write_text("a: [1\n", encoding="utf-8")
+    (tmp_path / "bin.smr").write_bytes(b"rule \x00\x01")
+    result = run("--text", "hi", policy=str(tmp_path))
+    assert result.exit_code == 3
+    assert "error[binary-file]: `bin.smr` is a binary file, not text" in result.stderr
+    assert "d.yaml:2:1: error[yaml]: invalid YAML" in result.stderr
