@@ -94,6 +94,7 @@ class ExprCompiler:
         self._let_fns: dict[int, Fn] = {}
         self._let_const: dict[int, object] = {}
         self._reads: dict[int, bool] = {}
+        self._reads_memo: dict[tuple, bool] = {}
         self._time_fns = bi.make_time_functions(tz)
         self.node_fns: dict[int, Fn] = {}  # every compiled node, for explanations
         self.pattern_groups: dict[object, PatternGroup] = {}
@@ -102,6 +103,13 @@ class ExprCompiler:
     # ------------------------------------------------------------ analysis
     def reads_activity(self, expr: n.Expr, env: Env) -> bool:
         """Whether an expression's value can depend on the activity (or a binder)."""
+        key = (id(expr), env.before, tuple(env.vars) if env.vars else ())
+        known = self._reads_memo.get(key)
+        if known is None:
+            known = self._reads_memo[key] = self._reads_activity(expr, env)
+        return known
+
+    def _reads_activity(self, expr: n.Expr, env: Env) -> bool:
         if isinstance(expr, n.ActivityRef):
             return True
         if isinstance(expr, n.Name):
