@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from datetime import date, datetime, timedelta, timezone
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -143,6 +144,13 @@ def test_derived_fields_are_filled():
     assert content["mentions"] == ["partner"]
     assert content["cashtags"] == ["ACME"]
     assert content["links"] == [{"url": "www.acme.com/new", "domain": "acme.com"}]
+
+
+def test_any_mapping_is_accepted_at_the_top():
+    activity = MappingProxyType({"kind": "post", "actor": {"id": "e1"}})
+    assert prepare_activity(activity, NOW)["kind"] == "post"
+    problems = problems_of(MappingProxyType({"kind": "post", "actor": MappingProxyType({})}))
+    assert problems == {"actor": "must be an object"}
 
 
 def test_null_link_domain_and_solicited_by_are_valid():

@@ -8,6 +8,7 @@ import time
 import unicodedata
 
 import pytest
+import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -261,6 +262,39 @@ def test_ascii_and_unicode_patterns_agree(text):
         assert getattr(ascii_patterns, name).findall(text) == getattr(
             unicode_patterns, name
         ).findall(text)
+
+
+def re2_links(text: str) -> list[str]:
+    """The links rule as one RE2 pattern (linear, but slow per match from Python)."""
+    spaces = r"\t-\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+    end = spaces + r'\x{202f}\x{205f}\x{3000}<>"'  # str.isspace, and <>"
+    word = r"\pL\pM\pN_"
+    options = re2.Options()
+    options.log_errors = False
+    pattern = re2.compile(
+        rf"((?i:https?)://[^{end}]+)|(?:^|[^{word}@])((?i:www)\.[^{end}]+"
+        rf"|(?:[{word}-]+\.)+\pL{{2,}}/[^{end}]*)",
+        options,
+    )
+    out: dict[str, None] = {}
+    for m in pattern.finditer(text):
+        url = (m.group(1) or m.group(2)).rstrip(".,;:!?)]}'")
+        if m.group(1):
+            kept = len(url) > url.index("/") + 2
+        else:
+            kept = "/" in url or (len(url) > 4 and url[:4].lower() == "www.")
+        if kept:
+            out.setdefault(url)
+    return list(out)
+
+
+LINKY = st.text(alphabet='htps:/.wW@-_aZ1é\u0301²日 \n<"),', max_size=50)
+
+
+@given(LINKY)
+@settings(max_examples=600, deadline=None)
+def test_links_match_a_single_re2_pattern(text):
+    assert urls(text) == re2_links(text)
 
 
 def test_mark_class_covers_every_mark():

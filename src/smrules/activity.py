@@ -73,7 +73,9 @@ def prepare_activity(
     when the activity is invalid or exceeds `limits`.
     """
     if not isinstance(activity, dict):
-        raise ActivityError([Problem("", _not_an_object(activity))])
+        if not isinstance(activity, Mapping):
+            raise ActivityError([Problem("", _not_an_object(activity))])
+        activity = dict(activity)  # a read-only or custom mapping at the top is fine
     _validate(activity, limits)
     prepared = derive(activity)
     out = dict(prepared) if prepared is activity else prepared
@@ -118,8 +120,9 @@ def _validate(activity: dict[str, Any], limits: Limits) -> None:
 def activity_problems(activity: object, limits: Limits = DEFAULT_LIMITS) -> list[Problem]:
     """Every problem of `activity`: limits first (when exceeded, nothing else is checked, so that
     a huge input is not walked again), then the schema. [] when it is valid."""
-    if not isinstance(activity, dict):
+    if not isinstance(activity, Mapping):
         return [Problem("", _not_an_object(activity))]
+    activity = dict(activity)
     return limit_problems(activity, limits) or schema_problems(activity)
 
 

@@ -5,14 +5,17 @@ caller gave; `derive(activity)` also normalises `account.handle`. Both return th
 itself when nothing changes and otherwise a copy of only the objects that change: the caller's
 activity is never modified.
 
-Extraction runs in time linear in the text (texts may be 1 MiB):
-- hashtags, mentions and cashtags use Python `re` patterns that start at a literal `#`, `@` or
-  `$`, test one character behind it and take one greedy run of a character class, so nothing
-  backtracks. A word character is a letter, mark, digit or `_` (SPEC §2.6); Python's `\\w` has all
-  of them but the marks, so for non-ASCII text the marks are added to the class (built once, on
-  first use). ASCII text, the common case, never needs them.
-- links use RE2: a bare `host/path` needs label-by-label matching that a backtracking engine
-  would redo from every label of a long dotted run.
+Extraction runs in time linear in the text (texts may be 1 MiB), with Python `re` patterns that
+cannot backtrack far:
+- hashtags, mentions and cashtags start at a literal `#`, `@` or `$`, test one character behind
+  it and take one greedy run of a character class.
+- a link runs from its start to the next whitespace, `<`, `>` or `"`, so only its start needs
+  finding. `http(s)://` and `www.` starts are literal. A bare `host/path` is found in the
+  reversed text, from its `/` leftwards: matched forwards, a long dotted run would be re-scanned
+  from each of its labels.
+A word character is a letter, mark, digit or `_` (SPEC §2.6). Python's `\\w` has all of them but
+the marks, so for non-ASCII text the marks are added to the class (built once, on first use);
+ASCII text, the common case, never needs them.
 """
 
 from __future__ import annotations
@@ -23,43 +26,22 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any, NamedTuple
 
-import re2
-
 from smrules.text import normalize
 from smrules.urls import domain
 
 Link = dict[str, Any]  # {"url": str, "domain": str | None}
 
-# Characters that end a link: whitespace (as `str.isspace` knows it) and `<`, `>`, `"`.
-_SPACE = (
-    r"\t-\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
-)
-_LINK_END = _SPACE + r'<>"'
 _TRAILING = ".,;:!?)]}'"
-_RE2_WORD = r"\pL\pM\pN_"
-
-
-def _re2_options() -> re2.Options:
-    options = re2.Options()
-    options.log_errors = False
-    return options
-
-
-# Group 1: an http(s) URL. Group 2: a `www.` host or a bare `host/path`, after one character that
-# is not a word character or `@` (RE2 has no look-behind; that character is not part of a link,
-# so consuming it never hides the next match).
-_LINK_RE = re2.compile(
-    rf"((?i:https?)://[^{_LINK_END}]+)"
-    rf"|(?:^|[^{_RE2_WORD}@])((?i:www)\.[^{_LINK_END}]+"
-    rf"|(?:[{_RE2_WORD}-]+\.)+\pL{{2,}}/[^{_LINK_END}]*)",
-    _re2_options(),
-)
+_LINK_END = re.compile(r'[\s<>"]')  # Python's \s is `str.isspace`: Unicode spaces included
 
 
 class _Patterns(NamedTuple):
     hashtag: re.Pattern[str]
     mention: re.Pattern[str]
     cashtag: re.Pattern[str]
+    scheme_link: re.Pattern[str]
+    www_link: re.Pattern[str]
+    bare_link_reversed: re.Pattern[str]
 
 
 @cache
@@ -87,6 +69,12 @@ def _patterns(ascii_only: bool) -> _Patterns:
             rf"@(?<![{word}.]@)([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)", flags
         ),
         cashtag=re.compile(rf"\$(?<![{word}]\$)([{word}]+)", flags),
+        scheme_link=re.compile(r'(?i:https?)://[^\s<>"]', flags),
+        # the look-behind after the literal, so that only `www.` runs it
+        www_link=re.compile(rf'(?i:www)\.(?<![{word}@]....)[^\s<>"]', flags),
+        # `/`, the last label (letters: the caller checks), `.label`s, then no word character
+        # or `@`, all reversed. Greedy labels give the leftmost start of the host.
+        bare_link_reversed=re.compile(rf"/([^\W\d_]{{2,}})(?:\.[{word}-]+)+(?![{word}@])", flags),
     )
 
 
@@ -102,7 +90,7 @@ def extract_hashtags(text: str) -> list[str]:
     """Hashtags of `text`, normalised (§2.6), without `#` and duplicates, in order."""
     if "#" not in text:
         return []
-    found = _for(text).hashtag.findall(text)
+    found = _unique(_for(text).hashtag.findall(text))  # normalise each spelling once
     # "At least one non-digit": `#123` is not a hashtag, `#123abc` is.
     return _unique(normalize(body) for body in found if not body.isdecimal())
 
@@ -128,21 +116,27 @@ def extract_links(text: str) -> list[Link]:
     """Links of `text` as `{url, domain}`, without duplicate URLs, in order."""
     if "/" not in text and "w." not in text and "W." not in text:
         return []  # every link has `://`, a `www.` (any case) or a `host/`
-    data = text.encode("utf-8", "surrogatepass")  # RE2 works on UTF-8; keep lone surrogates
+    patterns = _for(text)
+    starts = [(m.start(), True) for m in patterns.scheme_link.finditer(text)]
+    starts += [(m.start(), False) for m in patterns.www_link.finditer(text)]
+    if "/" in text:
+        starts += [
+            (len(text) - m.end(), False)
+            for m in patterns.bare_link_reversed.finditer(text[::-1])
+            if m[1].isalpha()  # `[^\W\d_]` also admits numerals such as `²`
+        ]
+    starts.sort()
     urls: dict[str, None] = {}
-    for m in _LINK_RE.finditer(data):
-        scheme_url = m.group(1)
-        url = _decode(scheme_url or m.group(2)).rstrip(_TRAILING)
-        if _kept(url, scheme_url is not None):
+    done = 0  # a link runs to the end of its word: a later start inside it is part of it
+    for start, has_scheme in starts:
+        if start < done:
+            continue
+        end = _LINK_END.search(text, start)
+        done = end.start() if end is not None else len(text)
+        url = text[start:done].rstrip(_TRAILING)
+        if _kept(url, has_scheme):
             urls.setdefault(url)
     return [{"url": url, "domain": domain(url)} for url in urls]
-
-
-def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8", "surrogatepass")
-    except UnicodeDecodeError:  # pragma: no cover - RE2 keeps sequences whole in practice
-        return raw.decode("utf-8", "replace")
 
 
 def _kept(url: str, has_scheme: bool) -> bool:
@@ -187,6 +181,8 @@ def _unchanged(items: list[str], mark: str, joined: str, folded: str) -> bool:
 
 
 def normalize_hashtags(items: list[str]) -> list[str]:
+    if not items:
+        return items
     joined = "\x00".join(items)
     if joined.isascii() and _unchanged(items, "#", joined, joined.lower()):
         return items  # ASCII: normalize() is lower()
@@ -194,6 +190,8 @@ def normalize_hashtags(items: list[str]) -> list[str]:
 
 
 def normalize_mentions(items: list[str]) -> list[str]:
+    if not items:
+        return items
     joined = "\x00".join(items)
     if _unchanged(items, "@", joined, joined.lower()):
         return items
@@ -201,6 +199,8 @@ def normalize_mentions(items: list[str]) -> list[str]:
 
 
 def normalize_cashtags(items: list[str]) -> list[str]:
+    if not items:
+        return items
     joined = "\x00".join(items)
     if _unchanged(items, "$", joined, joined.upper()):
         return items
@@ -212,15 +212,21 @@ def normalize_links(items: list[Link]) -> list[Link]:
 
     Returns `items` itself when nothing changes; new link objects only for links that change.
     """
-    if len({link["url"] for link in items}) == len(items) and not any(
-        _lacks_domain(link) for link in items
-    ):
+    seen: set[str] = set()
+    for link in items:  # the common case: unique URLs, every domain given
+        url = link["url"]
+        if url in seen or link.get("domain") is None:
+            break
+        seen.add(url)
+    else:
         return items
     out: dict[str, Link] = {}
     for link in items:
         if link["url"] not in out:
             filled = _lacks_domain(link)
             out[link["url"]] = {**link, "domain": domain(link["url"])} if filled else link
+    if len(out) == len(items) and all(a is b for a, b in zip(out.values(), items, strict=True)):
+        return items
     return list(out.values())
 
 

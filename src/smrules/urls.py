@@ -22,7 +22,8 @@ except ImportError:  # pragma: no cover - idna is a dependency in practice
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _AUTHORITY_END = re.compile(r"[/?#\\]")
-_LABEL = re.compile(r"[a-z0-9_-]{1,63}\Z")
+_HOST_CHARS = re.compile(r"[a-z0-9_.-]+\Z")  # after IDNA; `_` appears in real host names
+_LONG_LABEL = re.compile(r"[^.]{64}")
 _STRIP = "".join(chr(c) for c in range(0x21)) + "\x7f"
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 _SLASHES = "/\\"
@@ -43,7 +44,9 @@ def domain(url: str | None) -> str | None:
 
 def _host(url: str) -> str | None:
     """The raw host part of `url` (brackets kept for IPv6), or None when it has no authority."""
-    s = url.strip(_STRIP).translate(_TAB_NEWLINE)
+    s = url.strip(_STRIP)
+    if "\t" in s or "\n" in s or "\r" in s:
+        s = s.translate(_TAB_NEWLINE)
     m = _SCHEME.match(s)
     if s.startswith("//"):
         s = s[2:]
@@ -102,7 +105,13 @@ def _canonical(host: str) -> str | None:
         if host is None:
             return None
         host = host.lower()
-    if len(host) > _MAX_HOST or not all(_LABEL.match(label) for label in host.split(".")):
+    if (
+        len(host) > _MAX_HOST
+        or not _HOST_CHARS.match(host)
+        or host.startswith(".")
+        or ".." in host
+        or _LONG_LABEL.search(host)
+    ):
         return None
     if host.startswith("www."):
         host = host[4:]

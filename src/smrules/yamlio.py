@@ -225,8 +225,17 @@ class _Builder:
             return YamlError(message, self.filename)
         return YamlError(message, self.filename, mark.line + 1, mark.column + 1)
 
+    def bad_character(self, text: str, index: int) -> YamlError:
+        line = text.count("\n", 0, index) + 1
+        column = index - (text.rfind("\n", 0, index) + 1) + 1
+        message = f"invalid YAML: character U+{ord(text[index]):04X} is not allowed"
+        return YamlError(message, self.filename, line, column)
+
     def load(self, text: str) -> tuple[Any, Positions]:
-        parser = _EventSource(text)
+        try:
+            parser = _EventSource(text)
+        except UnicodeEncodeError as e:  # a lone surrogate, from a decoder that let it through
+            raise self.bad_character(text, e.start) from None
         documents = 0
         try:
             while parser.check_event():
@@ -244,10 +253,7 @@ class _Builder:
             problem = e.problem or e.context or "invalid YAML"
             raise self.error(f"invalid YAML: {problem}", mark) from None
         except yaml.reader.ReaderError as e:  # a character YAML does not allow; no mark object
-            line = text.count("\n", 0, e.position) + 1
-            column = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
-            message = f"invalid YAML: character U+{e.character:04X} is not allowed"
-            raise YamlError(message, self.filename, line, column) from None
+            raise self.bad_character(text, e.position) from None
         except yaml.YAMLError as e:
             raise self.error(f"invalid YAML: {e}") from None
         finally:
