@@ -572,8 +572,24 @@ def compile_program(program: Program, checked: bool = False) -> Policy:
     """
     from .checker import check_program
 
-    diagnostics = [] if checked else [d for d in check_program(program) if d.severity == "error"]
-    policy = build_policy(program, diagnostics)
+    try:
+        diagnostics = (
+            [] if checked else [d for d in check_program(program) if d.severity == "error"]
+        )
+        policy = build_policy(program, diagnostics)
+    except RecursionError:
+        first = program.modules[0].file if program.modules else "<policy>"
+        raise PolicyError(
+            [
+                Diagnostic(
+                    "too-deep",
+                    "an expression is nested too deeply",
+                    Span(first, 1, 1),
+                    help="split it into several `let`s",
+                )
+            ],
+            program.sources,
+        ) from None
     errors = _dedupe(diagnostics)
     if errors or policy is None:
         raise PolicyError(errors, program.sources)

@@ -100,10 +100,12 @@ def parse_module(text: str, file: str) -> n.Module:
     """Parse one `.smr` file into a `Module`, or raise `ParseFailed`."""
     try:
         tree = _parse(text, "start")
+        builder = _Builder(file, text)
+        module = builder.transform(tree)
     except UnexpectedInput as err:
         raise ParseFailed([_syntax_diagnostic(err, text, file)]) from None
-    builder = _Builder(file, text)
-    module = builder.transform(tree)
+    except RecursionError:
+        raise ParseFailed([_too_deep(file)]) from None
     if builder.diagnostics:
         raise ParseFailed(builder.diagnostics)
     return module
@@ -121,6 +123,15 @@ def parse_expression(text: str, file: str = "<expr>", line: int = 1, column: int
     if builder.diagnostics:
         raise ParseFailed(builder.diagnostics)
     return expr
+
+
+def _too_deep(file: str) -> Diagnostic:
+    return Diagnostic(
+        "too-deep",
+        "an expression is nested too deeply",
+        Span(file, 1, 1),
+        help="split it into several `let`s",
+    )
 
 
 def _shift(diag: Diagnostic, line: int, column: int) -> Diagnostic:
