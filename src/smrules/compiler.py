@@ -761,8 +761,17 @@ class ExprCompiler:
                 return False
             raise _not_bool(kind, v, body_span)
 
+        if kind == "any" and src_path is None:
+            return _fast_any(items, body, slot, kind, body_span, self.is_boolean(expr.body))
         if kind == "any":
-            return lambda c: any(holds(c, i, x) for i, x in enumerate(items(c)))
+
+            def any_(c: Ctx) -> bool:
+                xs = items(c)
+                if c.evidence is None:
+                    return _fast_any_loop(c, xs, body, slot, kind, body_span)
+                return any(holds(c, i, x) for i, x in enumerate(xs))
+
+            return any_
         if kind == "all":
             return lambda c: all(holds(c, i, x) for i, x in enumerate(items(c)))
         if kind == "count":
@@ -813,6 +822,34 @@ def _pii_env(env: Env, node: n.Expr, other: n.Expr) -> Env:
     elif isinstance(other, n.ListLiteral):
         kinds = [i.value for i in other.items if isinstance(i, n.Literal) and type(i.value) is str]
     return replace(env, pii_kinds=frozenset(kinds)) if kinds else env
+
+
+def _fast_any_loop(c: Ctx, xs, body: Fn, slot: int, kind: str, span: Span) -> bool:
+    variables = c.vars
+    for x in xs:
+        variables[slot] = x
+        v = body(c)
+        if v is True:
+            return True
+        if v is not False and v is not None:
+            raise _not_bool(kind, v, span)
+    return False
+
+
+def _fast_any(items, body: Fn, slot: int, kind: str, span: Span, strict: bool) -> Fn:
+    """`any` without evidence bookkeeping; with a strictly boolean body, no type checks."""
+    if strict:
+
+        def any_strict(c: Ctx) -> bool:
+            variables = c.vars
+            for x in items(c):
+                variables[slot] = x
+                if body(c):
+                    return True
+            return False
+
+        return any_strict
+    return lambda c: _fast_any_loop(c, items(c), body, slot, kind, span)
 
 
 def _const(value: object) -> Fn:
