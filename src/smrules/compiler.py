@@ -94,7 +94,9 @@ class ExprCompiler:
         self._let_fns: dict[int, Fn] = {}
         self._let_const: dict[int, object] = {}
         self._reads: dict[int, bool] = {}
-        self._reads_memo: dict[tuple, bool] = {}
+        # Keyed by node id; each entry keeps its node alive so the id is never reused by a
+        # later node (expressions compiled after loading, e.g. `Policy.expression`).
+        self._reads_memo: dict[tuple, tuple[n.Expr, bool]] = {}
         self._time_fns = bi.make_time_functions(tz)
         self.node_fns: dict[int, Fn] = {}  # every compiled node, for explanations
         self.pattern_groups: dict[object, PatternGroup] = {}
@@ -104,10 +106,10 @@ class ExprCompiler:
     def reads_activity(self, expr: n.Expr, env: Env) -> bool:
         """Whether an expression's value can depend on the activity (or a binder)."""
         key = (id(expr), env.before, tuple(env.vars) if env.vars else ())
-        known = self._reads_memo.get(key)
-        if known is None:
-            known = self._reads_memo[key] = self._reads_activity(expr, env)
-        return known
+        hit = self._reads_memo.get(key)
+        if hit is None:
+            hit = self._reads_memo[key] = (expr, self._reads_activity(expr, env))
+        return hit[1]
 
     def _reads_activity(self, expr: n.Expr, env: Env) -> bool:
         if isinstance(expr, n.ActivityRef):
