@@ -198,6 +198,13 @@ SECTION_7 = {
             "to management together."
         },
     },
+    "praising the product team while criticising pay": {
+        "platform": "instagram",
+        "content": {
+            "text": "I love my colleagues on the Example Mesh team but the pay is terrible. Who "
+            "else thinks we need a union?"
+        },
+    },
     "a reply to colleagues about harassment complaints": {
         "kind": "comment",
         "platform": "linkedin",
