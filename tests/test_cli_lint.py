@@ -327,3 +327,27 @@ def test_lint_in_a_subprocess(tmp_path):
 def test_fixture_policies_lint_clean():
     for name in ("policy", "fields"):
         assert lint(str(FIXTURES / name)).exit_code == 0, name
+
+
+def test_one_diagnostic_per_code_and_place_keeping_the_suggestion(tmp_path):
+    path = policy(tmp_path, 'rule r {\n  when lenght(content.text) > 5\n  deny "x"\n}\n')
+    result = lint(path)
+    found = [line for line in result.stdout.splitlines() if "error[unknown-function]" in line]
+    assert found == [
+        "main.smr:2:8: error[unknown-function]: unknown function `lenght`; did you mean `len`?"
+    ]
+
+
+def test_warnings_in_test_files_show_their_line(tmp_path):
+    path = policy(
+        tmp_path,
+        {
+            "main.smr": 'rule late {\n  when hour(time) >= 22\n  warn "late"\n}\n',
+            "late.test.yaml": "cases:\n  - name: day\n    activity: {kind: post, actor: {id: a}}\n"
+            "    expect: {decision: allow}\n",
+        },
+    )
+    out = lint(path).stdout.splitlines()
+    i = next(i for i, line in enumerate(out) if "warning[test-without-now]" in line)
+    assert out[i].startswith("late.test.yaml:2:5: ")
+    assert out[i + 1] == "   2 |   - name: day"

@@ -16,6 +16,7 @@ from .errors import Diagnostic, PolicyError, sort_key
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
+MAX_SHOWN_BYTES = 8 * 1024 * 1024  # a file read only to show a diagnostic's line
 
 
 def diagnose_policy(
@@ -40,7 +41,8 @@ def diagnose_policy(
         compiled.extend(err.diagnostics)
     warnings = [d for d in found if d.severity != "error"]
     warnings.extend(_lint_warnings(program, has_errors=bool(compiled)))
-    return sorted(_dedupe([*compiled, *warnings]), key=sort_key), dict(program.sources)
+    diagnostics = sorted(_dedupe([*compiled, *warnings]), key=sort_key)
+    return diagnostics, _with_sources(diagnostics, program.sources, policy_root(path))
 
 
 def _lint_warnings(program: object, has_errors: bool) -> list[Diagnostic]:
@@ -57,20 +59,32 @@ def _lint_warnings(program: object, has_errors: bool) -> list[Diagnostic]:
 
 
 def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
-    seen: set[tuple[object, ...]] = set()
-    out = []
+    """One diagnostic per code and place; of two, the one that says more (a "did you mean")."""
+    kept: dict[tuple[object, ...], Diagnostic] = {}
     for d in diagnostics:
         span = d.span
-        key = (
-            d.code,
-            d.message,
-            span.file if span else None,
-            span.line if span else None,
-            span.column if span else None,
-        )
-        if key not in seen:
-            seen.add(key)
-            out.append(d)
+        key = (d.code, span.file, span.line, span.column) if span else (d.code, d.message)
+        other = kept.get(key)
+        if other is None or len(d.message) > len(other.message):
+            kept[key] = d
+    return list(kept.values())
+
+
+def _with_sources(
+    diagnostics: list[Diagnostic], sources: dict[str, str], root: str
+) -> dict[str, str]:
+    """Add the text of files diagnostics point into that loading did not keep (test files)."""
+    out = dict(sources)
+    for d in diagnostics:
+        name = d.span.file if d.span else None
+        if name is None or name in out:
+            continue
+        try:
+            path = Path(file_path(root, name))
+            if path.is_file() and path.stat().st_size <= MAX_SHOWN_BYTES:
+                out[name] = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue
     return out
 
 

@@ -322,7 +322,7 @@ def _parse_yaml(name: str, text: str) -> tuple[object, Source] | InputError:
         line_text = Source(name, text).line_text(diag.span.line) if diag.span else None
         return InputError(diag, line_text, "document")
     except RecursionError:
-        return _error("bad-yaml", f"`{name}` is nested too deeply", Span(name, 1, 1))
+        return _error("yaml", f"`{name}` is nested too deeply", Span(name, 1, 1))
     return value, Source(name, text, positions=positions)
 
 

@@ -330,6 +330,17 @@ def _worker_run(batch: list[tuple[object, str]]) -> list[Checked]:
     return [check_one(policy, value, options, label) for value, label in batch]  # type: ignore
 
 
+def _pool_context():
+    """Fork where it is safe (Linux, one thread): workers then inherit the loaded policy.
+    Elsewhere spawn, and each worker loads the policy once."""
+    import multiprocessing
+    import threading
+
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def _parallel(
     policy: Policy,
     policy_path: str,
@@ -345,7 +356,9 @@ def _parallel(
 
     _WORKER.update(policy=policy, path=policy_path, options=options)
     pending: deque[tuple[list, Future]] = deque()
-    pool = ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(policy_path, options))
+    pool = ProcessPoolExecutor(
+        jobs, _pool_context(), initializer=_worker_init, initargs=(policy_path, options)
+    )
     with pool:
 
         def submit(batch: list) -> None:
@@ -402,7 +415,7 @@ def _exit_code(outcome: str, fail_on_warn: bool) -> int:
     "--kind",
     type=click.Choice(KINDS),
     metavar="KIND",
-    help="With --text: the activity's kind.  [default: post]",
+    help=f"With --text: the activity's kind, one of {', '.join(KINDS)}.  [default: post]",
 )
 @click.option("--platform", metavar="NAME", help="With --text: the platform (linkedin, x, ...).")
 @click.option("--department", metavar="NAME", help="With --text: the actor's department.")
@@ -417,7 +430,7 @@ def _exit_code(outcome: str, fail_on_warn: bool) -> int:
     "--account",
     type=click.Choice(ACCOUNT_TYPES),
     metavar="TYPE",
-    help="With --text: the account type.  [default: personal]",
+    help=f"With --text: the account type, one of {', '.join(ACCOUNT_TYPES)}.  [default: personal]",
 )
 @click.option(
     "--output",
@@ -439,6 +452,7 @@ def _exit_code(outcome: str, fail_on_warn: bool) -> int:
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
+    metavar="N",
     default=1,
     show_default=True,
     help="Worker processes for large batches; output keeps the input order.",
