@@ -140,6 +140,24 @@ def test_a_failed_write_is_reported_and_does_not_fail_other_callers(policy, log_
     ]
 
 
+@pytest.mark.parametrize("sync, level", [("full", 2), ("normal", 1)])
+def test_sync_modes(policy, log_path: Path, sync: str, level: int) -> None:
+    log = DecisionLog(log_path, sync=sync)
+    try:
+        # The writer's connection is private; its setting is visible through the pragma.
+        assert log._conn.execute("PRAGMA synchronous").fetchone()[0] == level
+        log.append([new_entry(decide(policy, "hi"))])
+    finally:
+        log.close()
+    assert len(list(read_decisions(log_path))) == 1
+
+
+def test_an_unknown_sync_mode_is_refused(log_path: Path) -> None:
+    with pytest.raises(ValueError, match="sync"):
+        DecisionLog(log_path, sync="off")
+    assert not log_path.exists()
+
+
 def test_append_after_close_raises_and_close_is_idempotent(policy, log_path: Path) -> None:
     log = DecisionLog(log_path)
     log.close()

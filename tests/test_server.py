@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import importlib.util
+import io
 import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -81,6 +86,14 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         self._stderr.close()
+
+
+@contextlib.contextmanager
+def socket_bound() -> Iterator[int]:
+    """A loopback port that is taken but never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 def copy_policy(tmp: Path) -> Path:
@@ -247,8 +260,6 @@ def test_body_over_the_limit_is_413(client: httpx.Client) -> None:
 
 def test_body_limit_refuses_before_reading_everything(secured: Server) -> None:
     # Announce 1 GB and send a few bytes: the answer comes without waiting for the rest.
-    import socket
-
     host, port = secured.url.removeprefix("http://").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(
@@ -469,7 +480,7 @@ def test_every_answered_decision_survives_sigkill(tmp_path) -> None:
                     received.extend(ids)
                     # Kill right after an answer arrives, while other requests are in flight:
                     # if answers could overtake their commit, this is when it shows.
-                    if len(received) >= 500 and not killed.is_set():
+                    if len(received) >= 300 and not killed.is_set():
                         os.kill(server.proc.pid, signal.SIGKILL)
                         killed.set()
 
@@ -477,7 +488,7 @@ def test_every_answered_decision_survives_sigkill(tmp_path) -> None:
     for t in threads:
         t.start()
     try:
-        assert killed.wait(timeout=20), "the load did not reach 500 decisions"
+        assert killed.wait(timeout=20), "the load did not reach 300 decisions"
     finally:
         if not killed.is_set():
             os.kill(server.proc.pid, signal.SIGKILL)
@@ -554,8 +565,6 @@ def test_a_log_that_is_not_a_decision_log_is_exit_3(tmp_path) -> None:
 
 
 def test_a_port_in_use_is_a_clear_error(tmp_path) -> None:
-    import socket
-
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -566,3 +575,64 @@ def test_a_port_in_use_is_a_clear_error(tmp_path) -> None:
         )
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+# ------------------------------------------------------------------ the example bot
+
+BOT = Path(__file__).parent.parent / "examples" / "approval_bot.py"
+
+
+@dataclasses.dataclass
+class BotRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_bot(*args: str) -> BotRun:
+    """Run the example's `main` in this process (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("approval_bot", BOT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = module.main(list(args))
+    return BotRun(code, out.getvalue(), err.getvalue())
+
+
+def test_example_bot_through_the_python_api() -> None:
+    result = run_bot("--policy", str(FIXTURE), "This secret is maybe out")
+    assert result.returncode == 1
+    assert result.stdout.startswith("Please don't post this yet:")
+    assert "No secrets: Do not post secrets." in result.stdout
+    assert "Tip: Remove the secret before posting." in result.stdout
+    assert "This [secret] is [maybe] out" in result.stdout
+    ok = run_bot("--policy", str(FIXTURE), "Hello world")
+    assert (ok.returncode, ok.stdout.strip()) == (0, "Looks good to me. You can post this.")
+
+
+def test_example_bot_over_http(secured: Server, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text(TOKEN, encoding="utf-8")
+    result = run_bot("--url", secured.url, "--token-file", str(token), "maybe tomorrow")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("You can post this, but please look at these first:")
+    assert "Tip: Rephrase the sentence." in result.stdout
+    decision_id = result.stdout.strip().splitlines()[-1].split()[1].rstrip(",")
+    assert decision_id in {d.decision_id for d in read_decisions(secured.log)}
+    refused = run_bot("--url", secured.url, "maybe tomorrow")  # no token
+    assert refused.returncode == 3
+    assert "401" in refused.stderr
+
+
+def test_example_bot_reports_problems_without_a_traceback(tmp_path: Path) -> None:
+    invalid = run_bot("--policy", str(FIXTURE), "--kind", "letter", "hi")
+    assert invalid.returncode == 3
+    assert "kind: must be one of" in invalid.stderr
+    with socket_bound() as port:  # nothing answers HTTP there
+        unreachable = run_bot("--url", f"http://127.0.0.1:{port}", "hi")
+    assert unreachable.returncode == 3
+    assert "cannot reach the service" in unreachable.stderr
+    for result in (invalid, unreachable):
+        assert "Traceback" not in result.stderr

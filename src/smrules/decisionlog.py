@@ -7,9 +7,12 @@ decision, the rule ids of its findings, the findings and the full decision JSON 
 Durability: the service must never answer a decision that is not in the log. `DecisionLog` has a
 single writer thread. Callers hand it entries and block until the transaction holding them has
 committed; entries that arrive while a commit is running go into the next transaction together
-(group commit), so one fsync serves many concurrent requests. The database runs in WAL mode with
-`synchronous=FULL`: a committed decision survives the process being killed (SIGKILL) and also a
-power loss or an OS crash.
+(group commit), so one fsync serves many concurrent requests. The database runs in WAL mode.
+With `sync="full"` (the default, SQLite `synchronous=FULL`) the WAL is fsynced at every commit: a
+decision that was answered survives the process being killed (SIGKILL), an OS crash and a power
+loss. With `sync="normal"` a commit is a write to the WAL without fsync: answered decisions still
+survive SIGKILL (the operating system holds the written data), but the last ones may be lost if
+the machine itself goes down; the log is never corrupted either way.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .errors import SmrulesError
 DEFAULT_LOG_PATH = "smrules-decisions.db"
 SCHEMA_VERSION = 1
 DECISIONS = ("allow", "warn", "deny")
+SYNC_MODES = ("full", "normal")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
@@ -132,7 +136,9 @@ def _check_is_log(conn: sqlite3.Connection, path: Path, *, empty_ok: bool) -> No
 class DecisionLog:
     """The writing side: opened once by the service, one writer thread, group commit."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], sync: str = "full") -> None:
+        if sync not in SYNC_MODES:
+            raise ValueError(f"sync must be one of {SYNC_MODES}, not {sync!r}")
         self.path = Path(path)
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -141,7 +147,7 @@ class DecisionLog:
         try:
             _check_is_log(conn, self.path, empty_ok=True)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA synchronous={sync.upper()}")
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..decisionlog import DEFAULT_LOG_PATH
+from ..decisionlog import DEFAULT_LOG_PATH, SYNC_MODES
 from ._common import EXIT_INVALID, EXIT_USAGE, default_policy_path, load_policy_or_exit
 
 INSTALL_HINT = "pip install 'smrules[server]'"
@@ -77,6 +77,14 @@ def _listen(host: str, port: int) -> socket.socket:
     help="SQLite decision log; every decision is written here before it is answered.",
 )
 @click.option(
+    "--log-sync",
+    type=click.Choice(SYNC_MODES),
+    default="full",
+    show_default=True,
+    help="full: fsync every commit (survives power loss); normal: survives a crash of the "
+    "service but maybe not of the machine, and answers faster.",
+)
+@click.option(
     "--max-body",
     type=click.IntRange(min=1),
     default=1024 * 1024,
@@ -96,6 +104,7 @@ def command(
     port: int,
     token_file: Path | None,
     log_path: Path,
+    log_sync: str,
     max_body: int,
     max_batch: int,
 ) -> None:
@@ -129,7 +138,7 @@ def command(
     policy = load_policy_or_exit(path)
     sock = _listen(host, port)
     try:
-        log = DecisionLog(log_path)
+        log = DecisionLog(log_path, sync=log_sync)
     except LogError as err:
         sock.close()
         click.echo(f"Error: {err}", err=True)
