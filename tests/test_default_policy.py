@@ -303,4 +303,4 @@ def test_a_waiver_is_reported_with_its_reason(policy):
     assert finding.rule == "sec_sms_mfa"
     waived = finding.to_dict()["waived"]
     assert waived["approved_by"] and waived["reason"]
-    assert str(waived["until"]) == "2026-12-31"
+    assert str(waived["until"]) == "2027-01-31"
