@@ -301,7 +301,7 @@ def test_text_output_for_many_ends_with_a_summary():
 
 def test_text_output_for_one_has_no_summary():
     result = run(act("allow.json"))
-    assert "activit" not in result.stdout
+    assert result.stdout == f"allow  draft-allow  ({act('allow.json')}:1)\n  no rule fired\n"
 
 
 # ---------------------------------------------------------------------------- bad input files

@@ -55,6 +55,8 @@ def render_decision(
     """
     head = paint(decision.decision, color, fg=DECISION_COLORS.get(decision.decision), bold=True)
     name = decision.activity_id or label
+    if decision.activity_id and label:
+        name = f"{decision.activity_id}  ({label})"
     lines = [f"{head}  {name}" if name else head]
     if not decision.findings and not decision.errors:
         lines.append(f"{INDENT}no rule fired")
