@@ -12,6 +12,8 @@ Choices where SPEC §6 is silent:
   `policies/tests/` works, `../../etc/passwd` does not); symlinks are resolved before checking.
 - `messages` match the message of any finding (audit and waived ones too), never hints.
 - A case whose activity is invalid, or whose policy does not load, is an *error*, not a failure.
+- The search for the default policy (the nearest parent directory holding `.smr` files) stops
+  at a repository root (a directory holding `.git`), so it never picks up an unrelated policy.
 """
 
 from __future__ import annotations
@@ -482,6 +484,8 @@ def _policy_path(here: Path, given: object, problems: _Problems) -> Path | None:
     for directory in (here, *here.parents):
         if _has_smr(directory):
             return directory
+        if (directory / ".git").exists():  # never reach outside the repository
+            break
     problems.add(
         (),
         "no policy found: no directory above the test file holds `.smr` files",
