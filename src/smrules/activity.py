@@ -21,12 +21,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
 
 from smrules.derive import derive
+
+if TYPE_CHECKING:  # imported only when an activity is invalid: it is slow to load
+    import jsonschema
 from smrules.errors import ActivityError, Problem
 from smrules.schemas import (
     DATE_MESSAGE,

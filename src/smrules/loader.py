@@ -17,7 +17,6 @@ from pathlib import Path
 
 from . import nodes as n
 from .errors import Diagnostic, PolicyError, Span
-from .parser import ParseFailed, parse_module
 
 DATA_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_SOURCE_BYTES = 8 * 1024 * 1024
@@ -198,6 +197,8 @@ def _load(target: Path, col: _Collector, prefix: str, chain: tuple[Path, ...]) -
         rel = path.relative_to(root).as_posix()
         own.append((_relname(prefix, rel), path))
     own.sort(key=lambda item: path_key(item[0]))
+
+    from .parser import ParseFailed, parse_module  # lark loads only when something is parsed
 
     modules: dict[str, n.Module] = {}
     for name, path in own:

@@ -15,9 +15,11 @@ import sys
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:  # jsonschema is imported only when an input is invalid: it is slow to load
+    import jsonschema
+
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 SCHEMA_NAMES = ("activity", "decision", "policy-test")
@@ -95,6 +97,8 @@ def parse_date(value: object) -> date | None:
 
 
 def _make_format_checker() -> jsonschema.FormatChecker:
+    import jsonschema
+
     # Only our two formats: the others jsonschema knows are not part of any smrules schema.
     checker = jsonschema.FormatChecker(formats=())
     checker.checks("date-time")(lambda v: not isinstance(v, str) or parse_date_time(v) is not None)
@@ -102,7 +106,10 @@ def _make_format_checker() -> jsonschema.FormatChecker:
     return checker
 
 
-FORMAT_CHECKER = _make_format_checker()
+@cache
+def format_checker() -> jsonschema.FormatChecker:
+    """The `date`/`date-time` checker of the contract, built on first use."""
+    return _make_format_checker()
 
 
 def schema_path(name: str) -> Path:
@@ -126,7 +133,9 @@ def load_schema(name: str) -> dict[str, Any]:
 @cache
 def validator(name: str) -> jsonschema.Draft202012Validator:
     """A Draft 2020-12 validator for the schema that asserts `date` and `date-time`."""
-    return jsonschema.Draft202012Validator(load_schema(name), format_checker=FORMAT_CHECKER)
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(load_schema(name), format_checker=format_checker())
 
 
 def activity_schema() -> dict[str, Any]:
