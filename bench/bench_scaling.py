@@ -1,0 +1,248 @@
+"""Scaling and latency benchmarks for docs/performance.md (run on demand, not in CI).
+
+    python bench/bench_scaling.py [rules|lexicon|text|load|cli|batch|memory|all]
+
+Each figure is measured side by side in one process run and reported as a ratio, because
+absolute times on shared machines drift.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_workload import shared_bench_dir  # noqa: E402
+from large_policy import generate_policy  # noqa: E402
+
+import smrules  # noqa: E402
+
+
+def _workload(n: int, seed: int = 1234) -> list[dict]:
+    shared = shared_bench_dir(None)
+    sys.path.insert(0, str(shared))
+    import activities
+
+    return activities.generate(n, seed)
+
+
+def _median_us(policy, acts, rounds: int = 3) -> float:
+    samples = []
+    for _ in range(rounds):
+        lat = []
+        for a in acts:
+            t = time.perf_counter_ns()
+            policy.evaluate(a)
+            lat.append(time.perf_counter_ns() - t)
+        samples.append(statistics.median(lat) / 1e3)
+    return statistics.median(samples)
+
+
+def _write(directory: Path, name: str, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
+def bench_rules(tmp: Path) -> None:
+    acts = _workload(3000)
+    small = smrules.load(shared_bench_dir(None) / "policy", cache=False)
+    large_dir = _write(tmp / "large", "large.smr", generate_policy(1000))
+    t = time.perf_counter()
+    large = smrules.load(large_dir, cache=False)
+    compile_s = time.perf_counter() - t
+    for a in acts[:200]:
+        small.evaluate(a)
+        large.evaluate(a)
+    s, big = _median_us(small, acts), _median_us(large, acts)
+    print(
+        f"[rules] 30-rule median {s:.1f} us; 1000-rule median {big:.1f} us; "
+        f"ratio {big / s:.2f} (target <= 5); compile 1000 rules {compile_s:.2f} s (target < 2)"
+    )
+
+
+def bench_lexicon(tmp: Path) -> None:
+    rng = random.Random(5)
+    words = [f"w{rng.randrange(10**8):08d}" for _ in range(30000)]
+    text_words = ["the", "team", "shipped", "acme", "cloud", "today", "with", "great", "care"]
+    posts = [" ".join(rng.choice(text_words) for _ in range(90))[:500] for _ in range(500)]
+    acts = [{"kind": "post", "actor": {"id": "a"}, "content": {"text": p}} for p in posts]
+    results = {}
+    for size in (10, 10_000):
+        phrases = [" ".join(words[i : i + 2]) for i in range(0, 2 * size, 2)]
+        phrases[-1] = "acme cloud"
+        d = _write(
+            tmp / f"lex{size}",
+            "p.smr",
+            'import "data/l.yaml" as l\nrule r { when content.text mentions l.phrases warn "x" }\n',
+        )
+        (d / "data").mkdir(exist_ok=True)
+        (d / "data" / "l.yaml").write_text(json.dumps({"phrases": phrases}))
+        policy = smrules.load(d, cache=False)
+        assert policy.evaluate(acts[0]).decision == "warn"
+        results[size] = _median_us(policy, acts)
+    print(
+        f"[lexicon] 10 phrases {results[10]:.1f} us; 10,000 phrases {results[10_000]:.1f} us; "
+        f"ratio {results[10_000] / results[10]:.2f} (target <= 2)"
+    )
+
+
+def bench_text(tmp: Path) -> None:
+    policy = smrules.load(shared_bench_dir(None) / "policy", cache=False)
+    base = (
+        "We shipped the new build pipeline today; revenue talk is for IR. "
+        "Contact press@example.com for details. "
+    )
+    out = {}
+    for size in (1024, 64 * 1024, 1024 * 1024):
+        text = (base * (size // len(base) + 1))[:size]
+        act = {
+            "kind": "post",
+            "actor": {"id": "a"},
+            "audience": "public",
+            "platform": "x",
+            "content": {"text": text},
+        }
+        runs = 21 if size < 1024 * 1024 else 5
+        lat = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            policy.evaluate(act)
+            lat.append(time.perf_counter() - t)
+        out[size] = statistics.median(lat)
+    per_kib = {k: v / (k / 1024) * 1e6 for k, v in out.items()}
+    print(
+        "[text] "
+        + "; ".join(
+            f"{k // 1024} KiB {v * 1e3:.2f} ms ({per_kib[k]:.1f} us/KiB)" for k, v in out.items()
+        )
+        + f"; 1 MiB per-KiB / 1 KiB per-KiB = {per_kib[1024 * 1024] / per_kib[1024]:.2f}"
+    )
+
+
+def bench_load(tmp: Path) -> None:
+    bundled = smrules.bundled_policy_path()
+    env = {**os.environ, "SMRULES_CACHE_DIR": str(tmp / "cache")}
+    timed_load = "import time,smrules;t=time.perf_counter();smrules.load({!r});"
+    code = timed_load.format(str(bundled)) + "print(time.perf_counter()-t)"
+    first = float(subprocess.check_output([sys.executable, "-c", code], env=env, text=True))
+    seconds = [
+        float(subprocess.check_output([sys.executable, "-c", code], env=env, text=True))
+        for _ in range(3)
+    ]
+    second = statistics.median(seconds)
+    print(
+        f"[load] bundled policy first load {first * 1e3:.0f} ms; cached {second * 1e3:.0f} ms; "
+        f"ratio {second / first:.3f} (target < 0.1)"
+    )
+
+
+def bench_cli(tmp: Path) -> None:
+    env = {**os.environ, "SMRULES_CACHE_DIR": str(tmp / "cache")}
+    cmd = ["smrules", "check", "--text", "Our Q3 revenue beat expectations, more soon!"]
+    subprocess.run(cmd, env=env, capture_output=True, cwd=tmp)  # warms the cache
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        subprocess.run(cmd, env=env, capture_output=True, cwd=tmp)
+        times.append(time.perf_counter() - t)
+    print(
+        f"[cli] smrules check --text: median of 5 {statistics.median(times) * 1e3:.0f} ms "
+        "(target < 500 ms)"
+    )
+
+
+def bench_batch(tmp: Path, n: int = 100_000) -> None:
+    acts = _workload(n)
+    path = tmp / "acts.jsonl"
+    with open(path, "w", encoding="utf-8") as handle:
+        for a in acts:
+            handle.write(json.dumps(a) + "\n")
+    policy_dir = shared_bench_dir(None) / "policy"
+    policy = smrules.load(policy_dir, cache=False)
+    t = time.perf_counter()
+    for _ in policy.evaluate_many(iter(acts)):
+        pass
+    inproc = n / (time.perf_counter() - t)
+    env = {**os.environ, "SMRULES_CACHE_DIR": str(tmp / "cache")}
+    rates = {}
+    for jobs in (1, 2):
+        t = time.perf_counter()
+        proc = subprocess.run(
+            [
+                "smrules",
+                "check",
+                "--policy",
+                str(policy_dir),
+                "--output",
+                "jsonl",
+                "--jobs",
+                str(jobs),
+                str(path),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        rates[jobs] = n / (time.perf_counter() - t)
+        if proc.returncode not in (0, 1):
+            print(proc.stderr.decode()[:500])
+    print(
+        f"[batch] in-process {inproc:.0f}/s; CLI jsonl {rates[1]:.0f}/s "
+        f"({rates[1] / inproc:.2f} of in-process, target >= 0.7); --jobs 2 {rates[2]:.0f}/s "
+        f"({rates[2] / rates[1]:.2f}x, target >= 1.7)"
+    )
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def bench_memory(tmp: Path) -> None:
+    """Resident memory added by the compiled policy, RE2's C++ allocations included."""
+    large_dir = _write(tmp / "mem", "large.smr", generate_policy(1000))
+    code = (
+        "import gc,sys,smrules;sys.path.insert(0,{bench!r});import bench_scaling as b;"
+        "smrules.load({small!r},cache=False);gc.collect();r0=b._rss();"
+        "p=smrules.load({large!r},cache=False);"
+        "import smrules.parser;smrules.parser._lark.cache_clear();gc.collect();"
+        "print(b._rss()-r0)"
+    ).format(bench=str(HERE), small=str(shared_bench_dir(None) / "policy"), large=str(large_dir))
+    added = int(subprocess.check_output([sys.executable, "-c", code], text=True))
+    print(
+        f"[memory] compiled 1000-rule policy adds {added / 2**20:.1f} MiB resident "
+        "(target < 50 MiB)"
+    )
+
+
+BENCHES = {
+    "rules": bench_rules,
+    "lexicon": bench_lexicon,
+    "text": bench_text,
+    "load": bench_load,
+    "cli": bench_cli,
+    "batch": bench_batch,
+    "memory": bench_memory,
+}
+
+
+def main() -> None:
+    which = sys.argv[1:] or ["all"]
+    names = list(BENCHES) if "all" in which else which
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            BENCHES[name](Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
