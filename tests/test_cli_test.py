@@ -186,7 +186,7 @@ def test_k_selects_cases_by_name(project):
     assert result.exit_code == 1  # "legal secrets are denied" fails
     names = re.findall(r"^  (?:PASS|FAIL)  (.*?)  \(", result.stdout, re.M)
     assert names == ["a secret is denied", "legal may discuss secrets", "legal secrets are denied"]
-    assert last_line(result.stdout) == "2 passed, 1 failed"
+    assert result.stdout.splitlines()[-2:] == ["12 deselected by -k", "2 passed, 1 failed"]
     result = smrules_test("-k", "secret and not legal")
     assert result.exit_code == 0
     assert last_line(result.stdout) == "1 passed, 0 failed"
@@ -221,7 +221,8 @@ def test_missing_path_is_a_usage_error(project):
 # ------------------------------------------------------------------------------ formats
 
 
-def test_junit_is_valid_xml_for_any_text(project):
+def write_hostile(project: Path) -> None:
+    """A policy and test file whose names and messages hold characters XML cannot."""
     # Control characters, a lone surrogate, U+FFFE, `]]>` and markup reach the report through
     # the case name, the expected messages and a finding message that echoes the activity.
     write(
@@ -245,6 +246,10 @@ def test_junit_is_valid_xml_for_any_text(project):
             expect: {decision: warn}
         """,
     )
+
+
+def test_junit_is_valid_xml_for_any_text(project):
+    write_hostile(project)
     result = smrules_test("--format", "junit", "echo")
     assert result.exit_code == 1, result.output
     root = ET.fromstring(result.stdout.encode("utf-8"))
@@ -325,6 +330,20 @@ def test_tap_version_13(project):
     assert lines[-1] == "# 1 passed, 2 failed"
     oks = [line for line in lines if re.match(r"(not )?ok \d+ ", line)]
     assert len(oks) == 3
+
+
+def test_tap_blocks_stay_valid_yaml_for_any_text(project):
+    import yaml
+
+    write_hostile(project)
+    result = smrules_test("--format", "tap", "echo")
+    lines = result.stdout.splitlines()
+    assert lines[2].startswith("not ok 1 - echo/hostile.test.yaml :: bell ")
+    block = lines[lines.index("  ---") + 1 : lines.index("  ...")]
+    details = yaml.safe_load("\n".join(line[2:] for line in block))
+    assert details["message"] == "decision: expected deny, got warn"
+    assert "]]> & <b>" in details["details"]
+    assert lines[-1] == "# 1 passed, 1 failed"
 
 
 def test_tap_escapes_hash_in_descriptions(project):

@@ -159,6 +159,8 @@ def render_text(run: TestRun, coverage: Coverage | None = None) -> str:
         out.append("")
         out.append(render_coverage_text(coverage))
     out.append("")
+    if run.deselected:
+        out.append(f"{run.deselected} deselected by -k")
     out.append(run.summary)
     return "\n".join(out) + "\n"
 
@@ -439,7 +441,16 @@ def _tap_description(text: str) -> str:
 def _tap_block(fields: dict[str, object]) -> list[str]:
     import yaml
 
-    body = yaml.safe_dump(fields, sort_keys=False, allow_unicode=True, width=1000)
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        # Multi-line details read best as a `|` block; PyYAML quotes them when it must.
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    body = yaml.dump(fields, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=1000)
     return ["  ---", *("  " + line for line in body.splitlines()), "  ..."]
 
 
