@@ -176,8 +176,14 @@ def test_policy_that_does_not_load_exits_3(project):
     assert result.exit_code == 3
     assert "  ERROR x  (broken/t.test.yaml:2)" in result.stdout
     assert "error: policy `broken` does not load: 1 error" in result.stdout
-    assert "main.smr:3:1: error[" in result.stdout
+    assert "broken/main.smr:3:1: error[" in result.stdout
     assert last_line(result.stdout) == "0 passed, 0 failed, 1 error"
+    github = smrules_test("--format", "github", "broken")
+    assert github.exit_code == 3
+    assert any(
+        line.startswith("::error file=broken/main.smr,line=3,col=1,title=policy does not load::")
+        for line in github.stdout.splitlines()
+    )
 
 
 def test_k_selects_cases_by_name(project):

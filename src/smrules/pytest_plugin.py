@@ -144,15 +144,12 @@ class PolicyTestItem(pytest.Item):
     def runtest(self) -> None:
         from .errors import PolicyError
         from .reporters import failure_text
-        from .testing import run_case
+        from .testing import PolicyFailure, run_case
 
         policy = _policy(self.config, self.policy_path)
         if isinstance(policy, PolicyError):
-            count = len(policy.diagnostics)
-            raise PolicyCaseFailed(
-                f"error: policy `{self.policy_name}` does not load: "
-                f"{count} error{'s' if count != 1 else ''}\n{policy.render()}"
-            )
+            failure = PolicyFailure.of(self.policy_name, self.policy_path, policy)
+            raise PolicyCaseFailed(f"error: {failure.message}\n{failure.render()}")
         result = run_case(policy, self.case, self.policy_name)
         if not result.passed:
             raise PolicyCaseFailed(failure_text(result))

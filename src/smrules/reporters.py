@@ -115,7 +115,7 @@ def headline(result: CaseResult) -> str:
 
 def policy_errors(run: TestRun) -> dict[str, str]:
     """Rendered load errors of each broken policy, by policy name."""
-    return {f.policy_name: f.error.render() for f in run.policy_failures}
+    return {f.policy_name: f.render() for f in run.policy_failures}
 
 
 def _location(result: CaseResult) -> str:
@@ -240,7 +240,7 @@ def render_json(run: TestRun, coverage: Coverage | None = None) -> str:
             for f in run.invalid_files
         ],
         "policy_errors": [
-            {"policy": f.policy_name, "diagnostics": [d.to_dict() for d in f.error.diagnostics]}
+            {"policy": f.policy_name, "diagnostics": [d.to_dict() for d in f.diagnostics]}
             for f in run.policy_failures
         ],
     }
@@ -371,15 +371,12 @@ def annotation(
     return f"::{level} {','.join(props)}::{_gh_data(message)}"
 
 
-def _diag_annotation(diag: Diagnostic, title: str, base: str | None = None) -> str:
+def _diag_annotation(diag: Diagnostic, title: str) -> str:
     span = diag.span
-    file = None
-    if span is not None:
-        file = span.file if base in (None, ".") else f"{base.rstrip('/')}/{span.file}"
     return annotation(
         "error" if diag.severity == "error" else "warning",
         diag.message + (f"\nhelp: {diag.help}" if diag.help else ""),
-        file,
+        span.file if span else None,
         span.line if span else None,
         span.column if span else None,
         title,
@@ -393,9 +390,11 @@ def render_github(run: TestRun, coverage: Coverage | None = None) -> str:
     for result in run.results:
         out.append(f"{_STATUS[result.status]} {result.case.name} ({_location(result)})")
         if result.status != "passed":
-            message = f"{result.case.name}: {headline(result)}\n" + failure_text(
-                result, broken.get(result.policy_name)
-            )
+            first = headline(result)
+            details = failure_text(result, broken.get(result.policy_name)).splitlines()
+            if details and details[0] == first:
+                details = details[1:]
+            message = "\n".join([f"{result.case.name}: {first}", *details])
             out.append(
                 annotation(
                     "error",
@@ -410,8 +409,8 @@ def render_github(run: TestRun, coverage: Coverage | None = None) -> str:
         for diag in invalid.diagnostics:
             out.append(_diag_annotation(diag, "invalid test file"))
     for failure in run.policy_failures:
-        for diag in failure.error.diagnostics:
-            out.append(_diag_annotation(diag, "policy does not load", failure.root))
+        for diag in failure.diagnostics:
+            out.append(_diag_annotation(diag, "policy does not load"))
     if coverage is not None:
         for pc in coverage.policies:
             for r in pc.uncovered:

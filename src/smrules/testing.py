@@ -166,6 +166,46 @@ class PolicyFailure:
     root: str  # the directory its file names are relative to, as displayed
     error: PolicyError
 
+    @classmethod
+    def of(cls, policy_name: str, policy_path: Path, error: PolicyError) -> PolicyFailure:
+        root = policy_path if policy_path.is_dir() else policy_path.parent
+        return cls(policy_name, display_path(root), error)
+
+    def _name(self, file: str) -> str:
+        if self.root == ".":
+            return file
+        return Path(os.path.normpath(Path(self.root) / file)).as_posix()
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        """The load errors, their files named as users reach them from here."""
+        return tuple(
+            dataclasses.replace(d, span=dataclasses.replace(d.span, file=self._name(d.span.file)))
+            if d.span
+            else d
+            for d in self.error.diagnostics
+        )
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return {self._name(name): text for name, text in self.error.sources.items()}
+
+    @property
+    def message(self) -> str:
+        count = len(self.error.diagnostics)
+        return (
+            f"policy `{self.policy_name}` does not load: {count} error{'s' if count != 1 else ''}"
+        )
+
+    def render(self) -> str:
+        from .errors import render_diagnostic
+
+        sources = self.sources
+        return "\n".join(
+            render_diagnostic(d, sources.get(d.span.file) if d.span else None)
+            for d in self.diagnostics
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class TestRun:
@@ -662,13 +702,11 @@ def run_tests(
         try:
             policy = load(policy_path)
         except PolicyError as err:
-            root = policy_path if policy_path.is_dir() else policy_path.parent
-            failures.append(PolicyFailure(policy_name, display_path(root), err))
-            count = len(err.diagnostics)
-            message = (
-                f"policy `{policy_name}` does not load: {count} error{'s' if count != 1 else ''}"
+            failure = PolicyFailure.of(policy_name, policy_path, err)
+            failures.append(failure)
+            results.extend(
+                CaseResult(c, "error", policy_name, error=failure.message) for c in chosen
             )
-            results.extend(CaseResult(c, "error", policy_name, error=message) for c in chosen)
             continue
         policies[policy_name] = policy
         for case in chosen:

@@ -76,7 +76,7 @@ def command(
             print_diagnostics(invalid.diagnostics, invalid.sources)
         for failure in run.policy_failures:
             click.echo(f"policy `{failure.policy_name}` does not load:", err=True)
-            print_diagnostics(failure.error.diagnostics, failure.error.sources)
+            print_diagnostics(failure.diagnostics, failure.sources)
     if not found:
         where = " ".join(paths or (".",))
         click.echo(f"no test files (*.test.yaml) found under {where}", err=True)
