@@ -296,11 +296,54 @@ class Word:
     end: int
 
 
-def tokenize(s: str) -> tuple[Word, ...]:
+class Words(Sequence[Word]):
+    """The words of one text: their keys for matching at once, their offsets on demand.
+
+    Matching needs only the normalised words; offsets matter only for evidence, so for plain
+    ASCII text they are found (with the same pattern) the first time a `Word` is asked for.
+    """
+
+    __slots__ = ("keys", "_source", "_words")
+
+    def __init__(self, keys: list[str], source: str | None, words: tuple[Word, ...] | None):
+        self.keys = keys  # normalised words, `’` read as `'`
+        self._source = source  # lower-cased ASCII text whose spans are not computed yet
+        self._words = words
+
+    def _all(self) -> tuple[Word, ...]:
+        if self._words is None:
+            low = self._source or ""
+            self._words = tuple(Word(low[a:b], a, b) for a, b in _word_spans(low))
+        return self._words
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._all()[index]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (Words, tuple, list)):
+            return self._all() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Words({list(self._all())!r})"
+
+
+def tokenize(s: str) -> Words:
     """The words of `s` (SPEC §2.6), in order, with offsets into `s`. Linear in len(s)."""
     if s.isascii():
         low = s.lower()
-        return tuple(Word(low[a:b], a, b) for a, b in _word_spans(low))
+        if "'" not in low:
+            return Words(_ASCII_WORD.findall(low), low, None)
+        found = tuple(Word(low[a:b], a, b) for a, b in _word_spans(low))
+        return Words([w.text for w in found], None, found)
     text, origin = normalize_with_map(s)
     out = []
     for a, b in _word_spans(text):
@@ -308,7 +351,8 @@ def tokenize(s: str) -> tuple[Word, ...]:
         if origin[b - 1] == end or s[end - 1] in IGNORABLE:
             _, end = original_span(s, origin, a, b)
         out.append(Word(text[a:b], origin[a], end))
-    return tuple(out)
+    found = tuple(out)
+    return Words([_key(w.text) for w in found], None, found)
 
 
 def words(s: str | None) -> list[str]:
@@ -336,6 +380,8 @@ def _key(word: str) -> str:
 
 
 def _keys(words: Sequence[Word]) -> list[str]:
+    if type(words) is Words:
+        return words.keys
     return [w.text.replace("’", "'") for w in words]
 
 
@@ -445,6 +491,8 @@ class PhraseSet:
         keys = _keys(words)
         first_words = self._root.children
         root_stems = bool(self._root.stem_lengths)
+        if not root_stems and first_words.keys().isdisjoint(keys):
+            return False  # no phrase can start anywhere: one set operation in C
         for i, key in enumerate(keys):
             if (key in first_words or root_stems) and self._longest_at(keys, i, True) >= 0:
                 return True
