@@ -56,6 +56,7 @@ class FormatError(RuntimeError):
 
 def format_source(text: str, filename: str = "<input>") -> str:
     """The canonical layout of one `.smr` file. Raises `ParseFailed` if it does not parse."""
+    text = text.removeprefix("\ufeff")  # a byte order mark is not part of the layout
     module = parse_module(text, filename)
     source = _Source.lex(text)
     doc = _Builder(source).module(module)
@@ -187,11 +188,19 @@ class Align:
 
 
 @dataclass(eq=False, slots=True)
+class Hang:
+    """A line break that a comment forces inside continues at the column where this starts
+    (an expression after its keyword); other line breaks keep their indentation."""
+
+    parts: list
+
+
+@dataclass(eq=False, slots=True)
 class Indent:
     parts: list
 
 
-Doc = str | Text | Line | IfBreak | Hard | Group | Align | Indent | list  # str: punctuation
+Doc = str | Text | Line | IfBreak | Hard | Group | Align | Hang | Indent | list  # str: punctuation
 
 
 def _measure(doc, gaps: set[int]) -> tuple[int, int, bool]:
@@ -273,7 +282,7 @@ class _Builder:
 
     def let(self, decl: n.Let, width: int) -> list:
         head = [self.tok("let"), " ", self.tok(decl.name)]
-        return [*head, Text(" " * (width - len(decl.name)) + " = "), self.expr(decl.expr)]
+        return [*head, Text(" " * (width - len(decl.name)) + " = "), Hang([self.expr(decl.expr)])]
 
     def header(self, decl: n.PolicyHeader) -> list:
         head = [self.tok("policy"), " ", self.tok(decl.name), " ", self.tok("{")]
@@ -332,7 +341,7 @@ class _Builder:
 
     def _clause(self, word: str, expr: n.Expr):
         def build(_: str, width: int) -> list:
-            return [self.tok(word), _pad(word, width), self.expr(expr)]
+            return [self.tok(word), _pad(word, width), Hang([self.expr(expr)])]
 
         return build
 
@@ -521,8 +530,6 @@ class _Printer:
     def write(self, text: str, indent: int) -> None:
         if self.pending_break:
             self.newline(indent)
-        if not self.cur.code:
-            self.cur.indent = indent
         self.cur.code += text
 
     def flush_suffix(self) -> None:
@@ -533,6 +540,9 @@ class _Printer:
     # -- comments
     def before_anchor(self, anchor: int, indent: int, comment_indent: int) -> None:
         """Print the comments that come before source token `anchor`."""
+        at_line_start = self.cur.empty and not self.pending_break
+        if at_line_start:
+            indent = self.cur.indent  # the token starts a line anyway: keep that line's indent
         own = False
         while self.next_comment < len(self.comments):
             comment = self.comments[self.next_comment]
@@ -602,38 +612,42 @@ class _Printer:
 
     # -- documents
     def print(self, doc) -> None:
-        stack: list[tuple[int, bool, object]] = [(0, True, doc)]  # indent, broken, document
+        # indent: where broken lines continue; hang: where a comment forces a break
+        stack: list[tuple[int, int, bool, object]] = [(0, 0, True, doc)]
         while stack:
-            indent, broken, item = stack.pop()
+            indent, hang, broken, item = stack.pop()
             if isinstance(item, list):
-                stack.extend((indent, broken, part) for part in reversed(item))
+                stack.extend((indent, hang, broken, part) for part in reversed(item))
             elif isinstance(item, str):
-                self.write(item, indent)
+                self.write(item, hang)
             elif isinstance(item, Text):
                 if item.anchor >= 0:
-                    inner = indent + INDENT if item.inner else indent
-                    self.before_anchor(item.anchor, indent, inner)
-                self.write(item.text, indent)
+                    inner = indent + INDENT if item.inner else hang
+                    self.before_anchor(item.anchor, hang, inner)
+                self.write(item.text, hang)
                 if item.anchor >= 0:
                     self.after_anchor(item.anchor)
             elif isinstance(item, Line):
                 if broken:
                     self.newline(indent)
                 elif not item.soft:
-                    self.write(" ", indent)
+                    self.write(" ", hang)
             elif isinstance(item, IfBreak):
                 if broken:
-                    self.write(item.text, indent)
+                    self.write(item.text, hang)
             elif isinstance(item, Hard):
                 self.newline(indent, blank=item.blank)
             elif isinstance(item, Group):
                 flat = not item.broken and self.fits(item, stack)
-                stack.append((indent, not flat, item.parts))
+                stack.append((indent, hang, not flat, item.parts))
             elif isinstance(item, Align):
-                column = indent if self.pending_break else self.column()
-                stack.append((column, broken, item.parts))
+                column = hang if self.pending_break else self.column()
+                stack.append((column, column, broken, item.parts))
+            elif isinstance(item, Hang):
+                column = hang if self.pending_break else self.column()
+                stack.append((indent, column, broken, item.parts))
             elif isinstance(item, Indent):
-                stack.append((indent + INDENT, broken, item.parts))
+                stack.append((indent + INDENT, indent + INDENT, broken, item.parts))
 
     def fits(self, group: Group, rest: list) -> bool:
         """Whether `group`, flat, and what follows it up to the next line break fit the width."""
@@ -645,7 +659,7 @@ class _Printer:
                 if rest_index == 0:
                     return True
                 rest_index -= 1
-                todo.append((rest[rest_index][1], rest[rest_index][2]))
+                todo.append((rest[rest_index][2], rest[rest_index][3]))
                 continue
             broken, item = todo.pop()
             if isinstance(item, list):
