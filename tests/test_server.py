@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import importlib.util
@@ -328,16 +329,26 @@ def test_openapi_document(client: httpx.Client) -> None:
             for value in node:
                 walk(value)
 
-    walk(doc["paths"])
+    walk(doc)
     for ref in refs:
         target = doc
         for part in ref[2:].split("/"):
             target = target[part]
     assert "#/components/schemas/Decision" in refs
-    # The decision the service answers matches the schema the document publishes.
-    schema = doc["components"]["schemas"]["Decision"]
+    assert "#/components/schemas/Decision_finding" in refs
+
+    # The published schemas judge like the shipped ones: the service's own answers pass.
+    def validator(name: str) -> jsonschema.Draft202012Validator:
+        return jsonschema.Draft202012Validator(
+            {"$ref": f"#/components/schemas/{name}", "components": doc["components"]}
+        )
+
     sample = client.post("/v1/decisions", json=activity("a secret")).json()
-    jsonschema.Draft202012Validator(schema).validate(sample)
+    validator("Decision").validate(sample)
+    assert not validator("Decision").is_valid({**sample, "findings": [{"rule": "x"}]})
+    validator("Activity").validate(activity("hi"))
+    assert not validator("Activity").is_valid({"kind": "post"})
+    validator("PolicyInfo").validate(client.get("/v1/policy").json())
 
 
 @pytest.mark.parametrize(
@@ -350,6 +361,31 @@ def test_unknown_routes_answer_json(
     response = client.request(method, path)
     assert response.status_code == status
     assert "error" in response.json()
+
+
+def test_a_decision_that_cannot_be_logged_is_not_answered(tmp_path) -> None:
+    from smrules.decisionlog import DecisionLog
+    from smrules.server import create_app
+
+    policy = smrules.load(FIXTURE)
+    log = DecisionLog(tmp_path / "log.db")
+    app = create_app(PolicyWatcher(FIXTURE, policy), log)
+    log.close()  # every append now fails
+
+    async def ask() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            return [
+                await c.post("/v1/decisions", json=activity("hi")),
+                await c.post("/v1/decisions/batch", json=[activity("hi")]),
+                await c.get("/healthz"),
+            ]
+
+    single, batch, health = asyncio.run(ask())
+    for response in (single, batch):
+        assert response.status_code == 500
+        assert response.json() == {"error": "internal error: no decision was returned"}
+    assert health.status_code == 200
 
 
 # ------------------------------------------------------------------ hot reload
@@ -417,6 +453,7 @@ def test_hot_reload_swaps_valid_edits_and_keeps_serving_through_broken_ones(tmp_
             assert c.post("/v1/decisions", content=b" " * (1024 * 1024 + 1)).status_code == 413
     finally:
         server.stop()
+    assert "Traceback" not in server.stderr()
     digests = {d.policy_digest for d in read_decisions(server.log)}
     assert old_digest in digests and len(digests) >= 3
 

@@ -370,8 +370,8 @@ def openapi_document(max_body: int, max_batch: int) -> dict[str, Any]:
                 }
             },
             "schemas": {
-                "Activity": load_schema("activity"),
-                "Decision": load_schema("decision"),
+                **_components("Activity", load_schema("activity")),
+                **_components("Decision", load_schema("decision")),
                 "Error": {
                     "type": "object",
                     "required": ["error"],
@@ -400,6 +400,29 @@ def openapi_document(max_body: int, max_batch: int) -> dict[str, Any]:
             },
         },
     }
+
+
+def _components(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A shipped JSON Schema as OpenAPI components: `Name` plus `Name_def` for each `$defs` entry.
+
+    OpenAPI tools resolve `#/...` against the whole document, so the schema's own `$defs`
+    references are rewritten to point at the components.
+    """
+    prefix = "#/$defs/"
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: rewrite(v) for k, v in node.items() if k not in ("$schema", "$id", "$defs")}
+            ref = out.get("$ref")
+            if isinstance(ref, str) and ref.startswith(prefix):
+                out["$ref"] = f"#/components/schemas/{name}_{ref[len(prefix) :]}"
+            return out
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
+    defs = schema.get("$defs", {})
+    return {name: rewrite(schema), **{f"{name}_{k}": rewrite(v) for k, v in defs.items()}}
 
 
 def _policy_info_schema() -> dict[str, Any]:
