@@ -584,3 +584,31 @@ def test_coverage_of_a_rule_that_fails_at_run_time(tmp_path, monkeypatch):
     [rule] = compute(result).policies[0].rules
     assert (rule.fired, rule.not_fired, rule.errors) == (1, 1, 1)
     assert [(c.true, c.false) for c in rule.conditions] == [(3, 0), (2, 0), (1, 1)]
+
+
+def test_coverage_counts_a_failed_message_as_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path / "p" / "main.smr",
+        """\
+        policy p { on_error warn }
+        rule echo {
+          when kind == "post"
+          warn "said {lower(context.word)}"
+        }
+        """,
+    )
+    path = write(
+        tmp_path / "p" / "t.test.yaml",
+        """\
+        defaults: {kind: post, actor: {id: a}}
+        cases:
+          - {name: a word, activity: {context: {word: Hi}}, expect: {messages: ["said hi"]}}
+          - {name: a list, activity: {context: {word: [1]}}, expect: {decision: warn, rules: []}}
+        """,
+    )
+    result = run(path, explain_all=True)
+    assert result.summary == "2 passed, 0 failed"
+    [rule] = compute(result).policies[0].rules
+    assert (rule.fired, rule.not_fired, rule.errors) == (1, 0, 1)
+    assert [(c.true, c.false) for c in rule.conditions] == [(2, 0)]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Span
-from .explain import RuleTrace, source_text
+from .explain import Explanation, RuleTrace, source_text
 from .testing import TestRun, display_path
 
 
@@ -200,14 +200,16 @@ def _truths(rule_node: Any, trace: RuleTrace) -> tuple[list[bool | None], list[b
 
 
 def policy_coverage(
-    policy: Any, policy_name: str, traces: list[tuple[RuleTrace, ...]]
+    policy: Any, policy_name: str, explanations: list[Explanation]
 ) -> PolicyCoverage:
-    """Coverage of one policy from the rule traces of each case run against it."""
+    """Coverage of one policy from the explanation of each case run against it."""
     sources = policy.program.sources
-    by_rule: dict[str, list[RuleTrace]] = {}
-    for case_traces in traces:
-        for trace in case_traces:
-            by_rule.setdefault(trace.rule, []).append(trace)
+    by_rule: dict[str, list[tuple[RuleTrace, bool]]] = {}
+    for explanation in explanations:
+        # A rule whose message or hint failed to render held all its conditions but failed.
+        failed = {e.rule for e in explanation.decision.errors}
+        for trace in explanation.rules:
+            by_rule.setdefault(trace.rule, []).append((trace, trace.rule in failed))
     rules = []
     for compiled in policy.rules_compiled:
         info, node = compiled.info, compiled.node
@@ -217,8 +219,9 @@ def policy_coverage(
         when_false = [0] * len(node.whens)
         unless_true = [0] * len(node.unlesses)
         unless_false = [0] * len(node.unlesses)
-        for trace in seen:
-            counts[trace.outcome] = counts.get(trace.outcome, 0) + 1
+        for trace, failed in seen:
+            outcome = "error" if failed else trace.outcome
+            counts[outcome] = counts.get(outcome, 0) + 1
             whens, unlesses = _truths(node, trace)
             for i, value in enumerate(whens):
                 when_true[i] += value is True
@@ -256,7 +259,7 @@ def policy_coverage(
                 conditions=tuple(conditions),
             )
         )
-    return PolicyCoverage(policy_name, len(traces), tuple(rules))
+    return PolicyCoverage(policy_name, len(explanations), tuple(rules))
 
 
 def _file(policy: Any, name: str) -> str:
@@ -272,10 +275,10 @@ def compute(run: TestRun) -> Coverage:
 
     Run the tests with `explain_all=True`; a case with an invalid activity counts for nothing.
     """
-    traces: dict[str, list[tuple[RuleTrace, ...]]] = {name: [] for name in run.policies}
+    traces: dict[str, list[Explanation]] = {name: [] for name in run.policies}
     for result in run.results:
         if result.explanation is not None and result.policy_name in traces:
-            traces[result.policy_name].append(result.explanation.rules)
+            traces[result.policy_name].append(result.explanation)
     return Coverage(
         tuple(policy_coverage(policy, name, traces[name]) for name, policy in run.policies.items())
     )
