@@ -223,3 +223,35 @@ def test_evaluate_many_streams_and_reports_index(make_policy):
     with pytest.raises(smrules.ActivityError) as err:
         list(policy.evaluate_many([ACT, {"kind": "nope"}], now=NOW, errors="raise"))
     assert err.value.index == 1
+
+
+def test_explain_reports_message_failure_as_error(make_policy):
+    policy = make_policy(
+        'policy p { on_error warn }\nrule m { when kind == "post" warn "v {lower(context.x)}" }\n'
+    )
+    act = {**ACT, "context": {"x": [1]}}
+    explanation = policy.explain(act, now=NOW)
+    assert explanation.decision.decision == "warn"
+    assert explanation.decision.findings == ()
+    trace = explanation.trace("m")
+    assert trace.outcome == "error" and "`lower` needs a string" in trace.error
+
+
+def test_explain_names_deciding_condition_and_values(make_policy):
+    policy = make_policy(
+        'rule r {\n when kind == "post"\n when len(content.text) > 5\n unless actor.department'
+        ' == "legal"\n warn "long"\n}\n'
+    )
+    short = policy.explain({**ACT, "content": {"text": "hi"}}, now=NOW).trace("r")
+    assert (short.outcome, short.clause, short.index) == ("not_fired", "when", 1)
+    assert short.condition == "len(content.text) > 5"
+    assert [(v.expression, v.value) for v in short.values] == [
+        ("content.text", "hi"),
+        ("len(content.text)", 2),
+    ]
+    legal = {**ACT, "actor": {"id": "e", "department": "legal"}, "content": {"text": "long text"}}
+    trace = policy.explain(legal, now=NOW).trace("r")
+    assert (trace.clause, trace.reason) == (
+        "unless",
+        'not fired: `unless actor.department == "legal"` held',
+    )

@@ -173,6 +173,26 @@ def explain(
             )
             continue
         if outcome.status == "fired":
+            try:  # a message that fails to render fails the rule (SPEC §2.7)
+                rule.message(c)
+                rule.hint(c)
+            except EvalError as err:
+                span = err.span or rule.node.span
+                traces.append(
+                    RuleTrace(
+                        info.id,
+                        info.effect,
+                        info.mode,
+                        "error",
+                        None,
+                        None,
+                        source_text(sources, span),
+                        span,
+                        (),
+                        err.message,
+                    )
+                )
+                continue
             values: list[SeenValue] = []
             for when in rule.node.whens:
                 values.extend(seen(when))
