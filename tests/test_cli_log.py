@@ -187,3 +187,20 @@ def test_help(log_path: Path) -> None:
         assert code == 0
         for option in ("--log", "--since", "--decision", "--rule"):
             assert option in out
+
+
+def test_show_streams_long_logs_at_the_widths_of_the_first_rows(log_path, monkeypatch) -> None:
+    import smrules.commands.log as log_command
+
+    monkeypatch.setattr(log_command, "FIRST_PAGE", 2)
+    code, out, err = run("log", "show", "--log", str(log_path))
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 5
+    # Rows after the first page keep the columns: the long rule list is shortened to fit.
+    assert "no_secrets, careful_words" not in lines[4]
+    assert "no_secret…" in lines[4]
+    ids = [d["decision_id"] for d in exported(log_path)]
+    for line, decision_id in zip(lines[1:], ids, strict=True):
+        assert line.index(decision_id) == lines[1].index(ids[0])
+    assert "4 decisions" in err

@@ -140,6 +140,37 @@ def test_a_failed_write_is_reported_and_does_not_fail_other_callers(policy, log_
     ]
 
 
+def test_closing_under_load_never_leaves_a_caller_waiting(policy, log_path: Path) -> None:
+    log = DecisionLog(log_path)
+    decision = decide(policy, "hi")
+    committed: list[str] = []
+    refused = []
+
+    def work() -> None:
+        while True:  # until the log refuses
+            entry = new_entry(decision)
+            try:
+                log.append([entry])
+            except LogError:
+                refused.append(entry)
+                return
+            committed.append(entry.decision_id)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    while len(committed) < 50:
+        threading.Event().wait(0.001)
+    log.close()
+    for t in threads:
+        t.join(timeout=10)
+        assert not t.is_alive(), "an append is still waiting after close"
+    assert len(refused) == 6  # every caller ends with a refusal, none with a hang
+    stored = {e.decision_id for e in read_decisions(log_path)}
+    assert set(committed) <= stored
+    assert not {e.decision_id for e in refused} & stored
+
+
 @pytest.mark.parametrize("sync, level", [("full", 2), ("normal", 1)])
 def test_sync_modes(policy, log_path: Path, sync: str, level: int) -> None:
     log = DecisionLog(log_path, sync=sync)

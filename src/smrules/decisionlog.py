@@ -162,6 +162,7 @@ class DecisionLog:
         self._queue: queue.SimpleQueue[tuple[list[tuple[object, ...]], Future[None]] | None]
         self._queue = queue.SimpleQueue()
         self._closed = False
+        self._lock = threading.Lock()  # nothing is queued after the stop marker
         self._thread = threading.Thread(target=self._run, name="smrules-decision-log", daemon=True)
         self._thread.start()
 
@@ -169,18 +170,21 @@ class DecisionLog:
         """Write entries and return once they are committed; raises `LogError` if they are not."""
         if not entries:
             return
-        if self._closed:
-            raise LogError("the decision log is closed")
+        rows = [_row(e) for e in entries]
         done: Future[None] = Future()
-        self._queue.put(([_row(e) for e in entries], done))
+        with self._lock:
+            if self._closed:
+                raise LogError("the decision log is closed")
+            self._queue.put((rows, done))
         done.result()
 
     def close(self) -> None:
         """Commit what is queued, stop the writer and close the database."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(None)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
         self._thread.join()
         self._conn.close()
 
@@ -205,12 +209,17 @@ class DecisionLog:
     def _commit(self, batch: list[tuple[list[tuple[object, ...]], Future[None]]]) -> None:
         try:
             self._insert([row for rows, _ in batch for row in rows])
-        except sqlite3.Error:
+        except sqlite3.Error as err:
             if len(batch) > 1:  # one bad request must not fail the others: retry one by one
                 for item in batch:
                     self._commit([item])
                 return
-            batch[0][1].set_exception(LogError(f"cannot write decision log `{self.path}`"))
+            failure = LogError(f"cannot write decision log `{self.path}`: {err}")
+            batch[0][1].set_exception(failure)
+            return
+        except Exception as err:  # never leave a caller waiting for an answer
+            for _, done in batch:
+                done.set_exception(LogError(f"cannot write decision log `{self.path}`: {err}"))
             return
         for _, done in batch:
             done.set_result(None)

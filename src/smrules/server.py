@@ -63,7 +63,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     too_large = Problem4xx(413, error_body(f"request body exceeds the limit of {limit} bytes"))
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise Problem4xx(400, error_body("invalid Content-Length header"))
         if int(declared) > limit:
             raise too_large  # without reading any of it
@@ -181,7 +181,7 @@ def create_app(
         items = [
             r.document
             if isinstance(r, LoggedDecision)
-            else json.dumps(r.to_record(), ensure_ascii=False)
+            else json.dumps(r.to_record(), ensure_ascii=False, separators=(",", ":"))
             for r in results
         ]
         return Response("[" + ",".join(items) + "]", media_type=JSON_TYPE)

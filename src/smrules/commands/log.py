@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,23 @@ def export(
         click.echo(entry.document)
 
 
+HEADER = ("MADE AT (UTC)", "DECISION", "ACTIVITY", "RULES", "DECISION ID")
+MAX_WIDTHS = (19, 8, 24, 48, 36)
+FIRST_PAGE = 1000  # column widths come from these rows; later rows stream at those widths
+
+
 def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _cells(entry: LoggedDecision) -> tuple[str, ...]:
+    return (
+        entry.made_at[:19].replace("T", " "),
+        entry.decision,
+        entry.activity_id or "-",
+        ", ".join(entry.rules) or "-",
+        entry.decision_id,
+    )
 
 
 @command.command()
@@ -115,21 +131,18 @@ def show(log_path: Path, since: dt.datetime | None, decision: str | None, rule: 
     Example:
         smrules log show --log decisions.db --rule no_mnpi
     """
-    rows = [
-        (
-            entry.made_at[:19].replace("T", " "),
-            entry.decision,
-            _shorten(entry.activity_id or "-", 24),
-            _shorten(", ".join(entry.rules) or "-", 48),
-            entry.decision_id,
-        )
-        for entry in _decisions(log_path, since, decision, rule)
-    ]
-    if not rows:
+    rows = (_cells(e) for e in _decisions(log_path, since, decision, rule))
+    first = list(itertools.islice(rows, FIRST_PAGE))
+    if not first:
         click.echo("no decisions match", err=True)
         return
-    header = ("MADE AT (UTC)", "DECISION", "ACTIVITY", "RULES", "DECISION ID")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    click.echo(f"{len(rows)} decision{'s' if len(rows) != 1 else ''}", err=True)
+    widths = [
+        min(limit, max(len(r[i]) for r in [HEADER, *first])) for i, limit in enumerate(MAX_WIDTHS)
+    ]
+    count = 0
+    for row in itertools.chain([HEADER], first, rows):
+        cells = (_shorten(cell, w).ljust(w) for cell, w in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+        count += 1
+    count -= 1  # the header
+    click.echo(f"{count} decision{'s' if count != 1 else ''}", err=True)
