@@ -340,6 +340,16 @@ class Policy:
         fired: list[tuple[CompiledRule, str | None, str | None]],
         errors: list[tuple[CompiledRule, EvalError]],
     ) -> Decision:
+        if not fired and not errors and not self.settings.default_denies(act.get("kind")):
+            activity_id = act.get("id")  # most activities: nothing fired, nothing failed
+            return Decision(
+                "allow",
+                activity_id if isinstance(activity_id, str) else None,
+                time,
+                self.ref,
+                (),
+                (),
+            )
         groups: dict[str, list[Finding]] = {
             "deny": [],
             "warn": [],
