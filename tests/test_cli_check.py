@@ -710,3 +710,29 @@ def test_policy_with_a_binary_and_a_broken_data_file_lists_both_and_exits_3(tmp_
     assert result.exit_code == 3
     assert "error[binary-file]: `bin.smr` is a binary file, not text" in result.stderr
     assert "d.yaml:2:1: error[yaml]: invalid YAML" in result.stderr
+
+
+def test_internal_error_keeps_earlier_output_and_prints_no_traceback(monkeypatch):
+    real = check_cmd.check_one
+    calls = []
+
+    def failing(policy, value, options, label):
+        calls.append(label)
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+        return real(policy, value, options, label)
+
+    monkeypatch.setattr(check_cmd, "check_one", failing)
+    monkeypatch.delenv("SMRULES_DEBUG", raising=False)
+    result = run("--now", NOW, act("stream.jsonl"), "-o", "jsonl")
+    assert result.exit_code == 3
+    assert [json.loads(line)["activity_id"] for line in result.stdout.splitlines()] == ["s1", "s2"]
+    assert "smrules: internal error: RuntimeError: boom" in result.stderr
+    assert "SMRULES_DEBUG=1" in result.stderr
+
+
+def test_debug_env_shows_the_internal_error(monkeypatch):
+    monkeypatch.setattr(check_cmd, "check_one", lambda *a: 1 / 0)
+    monkeypatch.setenv("SMRULES_DEBUG", "1")
+    result = CliRunner().invoke(main, ["check", "--policy", POLICY, "--text", "hi"])
+    assert isinstance(result.exception, ZeroDivisionError)

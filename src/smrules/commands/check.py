@@ -50,6 +50,7 @@ TEXT_LABEL = "--text"
 CHUNK = 64  # activities per task in --jobs mode
 PROGRESS_AFTER = 0.5  # seconds before a progress line appears
 FLUSH_EVERY = 0.2  # seconds between flushes of a large batch's output
+FLUSH_SIZE = 1 << 16  # characters of output held at most before writing
 
 
 # ---------------------------------------------------------------------------- one activity
@@ -230,15 +231,26 @@ class Writer:
         self.eager = eager
         self.progress = Progress(_isatty(sys.stderr) and not _isatty(sys.stdout))
         self.count = 0
+        self.pending: list[str] = []
+        self.pending_size = 0
         self.flushed = time.monotonic()
 
     def _write(self, text: str) -> None:
-        self.progress.clear()
-        sys.stdout.write(text)
+        # Kept here rather than in stdout's own buffer, which may be off (PYTHONUNBUFFERED).
+        self.pending.append(text)
+        self.pending_size += len(text)
         now = time.monotonic()
-        if self.eager or now - self.flushed > FLUSH_EVERY:
-            sys.stdout.flush()
-            self.flushed = now
+        if self.eager or self.pending_size > FLUSH_SIZE or now - self.flushed > FLUSH_EVERY:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        if self.pending:
+            self.progress.clear()
+            sys.stdout.write("".join(self.pending))
+            self.pending.clear()
+            self.pending_size = 0
+        sys.stdout.flush()
+        self.flushed = time.monotonic() if now is None else now
 
     def start(self) -> None:
         if self.style == "json-item":
@@ -259,8 +271,8 @@ class Writer:
     def invalid(self, record: dict, problems, label: str) -> None:
         from ..render import render_problems
 
+        self.flush()  # keep stdout and stderr in order on a terminal
         self.progress.clear()
-        sys.stdout.flush()
         sys.stderr.write(render_problems(problems, self.err_color) + "\n")
         sys.stderr.flush()
         if self.style != "text":
@@ -273,15 +285,23 @@ class Writer:
                 lines.append(f"  {where}{problem['message']}")
             self._item("\n".join(lines))
 
-    def finish(self, tally) -> None:
+    def salvage(self) -> None:
+        """After an interruption: print the decisions made so far, if output still works."""
+        if self.pending:
+            try:
+                self.flush()
+            except (OSError, ValueError):
+                self.pending.clear()
         self.progress.clear()
+
+    def finish(self, tally) -> None:
         if self.style == "json-item":
             self._write("\n]\n" if self.count else "]\n")
         elif self.style == "text" and not self.single:
             from ..render import render_summary
 
             self._write(("\n" if self.count else "") + render_summary(tally, self.color) + "\n")
-        sys.stdout.flush()
+        self.flush()
 
 
 # ---------------------------------------------------------------------------- running
@@ -537,18 +557,21 @@ def command(
     exit_code = EXIT_OK
     writer.start()
     options = Options(effective_now, explain, style, color)
-    for index, (item, checked) in enumerate(_results(policy, path, items, options, jobs)):
-        if checked is None or checked.outcome == "invalid":
-            record, problems, label = _invalid(item, checked, index)
-            writer.invalid(record, problems, label)
-            tally.add("invalid")
-            exit_code = max(exit_code, EXIT_INVALID)
-        else:
-            writer.decided(checked)
-            tally.add(checked.outcome)
-            exit_code = max(exit_code, _exit_code(checked.outcome, fail_on_warn))
-        writer.progress.tick(tally.total, tally.counts.get("invalid", 0))
-    writer.finish(tally)
+    try:
+        for index, (item, checked) in enumerate(_results(policy, path, items, options, jobs)):
+            if checked is None or checked.outcome == "invalid":
+                record, problems, label = _invalid(item, checked, index)
+                writer.invalid(record, problems, label)
+                tally.add("invalid")
+                exit_code = max(exit_code, EXIT_INVALID)
+            else:
+                writer.decided(checked)
+                tally.add(checked.outcome)
+                exit_code = max(exit_code, _exit_code(checked.outcome, fail_on_warn))
+            writer.progress.tick(tally.total, tally.counts.get("invalid", 0))
+        writer.finish(tally)
+    finally:
+        writer.salvage()
     raise SystemExit(exit_code)
 
 
