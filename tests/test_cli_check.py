@@ -736,3 +736,21 @@ def test_debug_env_shows_the_internal_error(monkeypatch):
     monkeypatch.setenv("SMRULES_DEBUG", "1")
     result = CliRunner().invoke(main, ["check", "--policy", POLICY, "--text", "hi"])
     assert isinstance(result.exception, ZeroDivisionError)
+
+
+def test_kind_and_account_choices_match_the_activity_schema():
+    from smrules.schemas import load_schema
+
+    properties = load_schema("activity")["properties"]
+    defs = load_schema("activity").get("$defs", {})
+
+    def enum(node):
+        node = defs[node["$ref"].split("/")[-1]] if "$ref" in node else node
+        return node.get("enum") or next(e["enum"] for e in node.get("anyOf", []) if "enum" in e)
+
+    assert list(check_cmd.KINDS) == enum(properties["kind"])
+    account = properties["account"]
+    account = defs[account["$ref"].split("/")[-1]] if "$ref" in account else account
+    assert list(check_cmd.ACCOUNT_TYPES) == [
+        v for v in enum(account["properties"]["type"]) if v is not None
+    ]
