@@ -46,7 +46,7 @@ class _ReservedWords:
     turns such a name back into its keyword unless the previous token was a `.`.
     """
 
-    always_accept = ()
+    always_accept = ("NAME",)  # so `orb` lexes as one name, never `or` + `b` (SPEC §2.2)
 
     def __init__(self) -> None:
         self.keyword_types: dict[str, str] = {}
