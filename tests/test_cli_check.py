@@ -754,3 +754,33 @@ def test_kind_and_account_choices_match_the_activity_schema():
     assert list(check_cmd.ACCOUNT_TYPES) == [
         v for v in enum(account["properties"]["type"]) if v is not None
     ]
+
+
+def test_evidence_caret_allows_for_wide_characters_and_line_breaks():
+    from smrules.render import display_width
+
+    result = run("--text", "全员注意\nour Q3 revenue is up")
+    lines = result.stdout.splitlines()
+    i = next(i for i, line in enumerate(lines) if "evidence" in line)
+    assert lines[i].endswith("content.text: 全员注意 our Q3 revenue is up")
+    before = lines[i][: lines[i].index("Q3 revenue")]
+    assert lines[i + 1] == " " * display_width(before) + "^" * 10
+
+
+def test_long_evidence_context_is_cut():
+    text = "x" * 100 + " Q3 revenue " + "y" * 100
+    lines = run("--text", text).stdout.splitlines()
+    evidence = next(line for line in lines if "evidence" in line)
+    assert evidence.endswith("content.text: ..." + "x" * 31 + " Q3 revenue " + "y" * 31 + "...")
+
+
+def test_summary_wording():
+    from smrules.render import Tally, render_summary
+
+    tally = Tally()
+    assert render_summary(tally) == "0 activities"
+    tally.add("allow")
+    assert render_summary(tally) == "1 activity: 1 allowed"
+    tally.add("deny")
+    tally.add("invalid")
+    assert render_summary(tally) == "3 activities: 1 denied, 1 allowed, 1 invalid"
