@@ -189,6 +189,14 @@ class PolicyWatcher:
             self._thread = None
 
     def _run(self) -> None:
+        # A policy served from the on-disk cache never built the parser; build it now, so the
+        # first reload does not pay for it (about a second) inside its two-second budget.
+        try:
+            from .parser import parse_module
+
+            parse_module("", "<warm-up>.smr")
+        except Exception:  # only an optimisation
+            pass
         while not self._stop.wait(self.interval):
             try:
                 self.check()
