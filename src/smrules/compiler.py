@@ -694,8 +694,14 @@ class ExprCompiler:
     def _c_Call(self, expr: n.Call, env: Env) -> Fn:
         name = expr.func
         if name not in bi.ARITY:
+            from .checker import suggest
+
             raise CompileFailed(
-                Diagnostic("unknown-function", f"unknown function `{name}`", expr.span)
+                Diagnostic(
+                    "unknown-function",
+                    f"unknown function `{name}`{suggest(name, bi.ARITY)}",
+                    expr.span,
+                )
             )
         low, high = bi.ARITY[name]
         if not low <= len(expr.args) <= high:

@@ -466,13 +466,12 @@ def build_policy(program: Program, diagnostics: list[Diagnostic]) -> Policy | No
                     diagnostics.append(failed.diagnostic)
             if not isinstance(decl, n.Rule):
                 continue
-            if decl.id in seen:
-                continue  # the checker reports duplicates
-            seen[decl.id] = decl
+            duplicate = decl.id in seen  # the checker reports it; its body is still checked
+            seen.setdefault(decl.id, decl)
             compiled = _compile_rule(
                 compiler, decl, scope, waivers_by_rule.get(decl.id, ()), diagnostics
             )
-            if compiled is not None:
+            if compiled is not None and not duplicate:
                 rules.append(compiled)
     _check_waiver_targets(program, seen, diagnostics)
     compiler.finalize()
