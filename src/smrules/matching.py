@@ -211,9 +211,33 @@ def _phrases_of(value: object) -> list[str]:
     raise EvalError(f"phrases must be a string, a list of strings or a map, got {type_name(value)}")
 
 
+_PHRASE_CACHE: OrderedDict[tuple[str, ...], textmod.PhraseSet] = OrderedDict()
+_PHRASE_CACHE_SIZE = 256
+
+
+def _cached_phrase_set(phrases: list[str]) -> textmod.PhraseSet:
+    """Phrase lists that come from the activity recur (a department's list, an account's):
+    compile each distinct list once (bounded, thread-safe cache)."""
+    key = tuple(phrases)
+    with _PATTERN_LOCK:
+        hit = _PHRASE_CACHE.get(key)
+        if hit is not None:
+            _PHRASE_CACHE.move_to_end(key)
+            return hit
+    compiled = textmod.PhraseSet.compile(phrases)
+    with _PATTERN_LOCK:
+        _PHRASE_CACHE[key] = compiled
+        while len(_PHRASE_CACHE) > _PHRASE_CACHE_SIZE:
+            _PHRASE_CACHE.popitem(last=False)
+    return compiled
+
+
 def phrase_set(value: object, span, *, at_load: bool) -> textmod.PhraseSet:
     try:
-        return textmod.PhraseSet.compile(_phrases_of(value))
+        phrases = _phrases_of(value)
+        if at_load:
+            return textmod.PhraseSet.compile(phrases)
+        return _cached_phrase_set(phrases)
     except textmod.PhraseError as err:
         if at_load:
             raise CompileFailed(Diagnostic("bad-phrase", str(err), span)) from None

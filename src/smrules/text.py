@@ -486,6 +486,12 @@ class PhraseSet:
                     return k
         return best
 
+    def may_occur(self, words: Sequence[Word]) -> bool:
+        """False when no phrase can occur: none of their first words is among the words."""
+        return bool(self._root.stem_lengths) or not self._root.children.keys().isdisjoint(
+            _keys(words)
+        )
+
     def search(self, words: Sequence[Word]) -> bool:
         """True if some phrase occurs in the words; stops at the first occurrence."""
         keys = _keys(words)
@@ -581,6 +587,8 @@ def near_pairs(
 
 def near_any(words: Sequence[Word], a: PhraseSet, b: PhraseSet, n: int) -> bool:
     """`near(s, A, B, n)` on the words of s."""
+    if not (a.may_occur(words) and b.may_occur(words)):
+        return False
     return bool(near_pairs(words, a, b, n, limit=1))
 
 
