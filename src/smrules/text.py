@@ -127,6 +127,10 @@ def _tables() -> _Tables:
 _ASCII_WORD = re.compile(r"[#@$]?\w+(?:'\w+)*", re.ASCII)
 
 
+# Whole words of lower-cased ASCII text in one pattern: an apostrophe joins two letters only.
+_ASCII_WORDS = re.compile(r"[#@$]?\w+(?:(?<=[a-z])'(?=[a-z])\w+)*", re.ASCII)
+
+
 def _word_spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each word of normalised text (SPEC §2.6).
 
@@ -313,7 +317,7 @@ class Words(Sequence[Word]):
     def _all(self) -> tuple[Word, ...]:
         if self._words is None:
             low = self._source or ""
-            self._words = tuple(Word(low[a:b], a, b) for a, b in _word_spans(low))
+            self._words = tuple(Word(m.group(), *m.span()) for m in _ASCII_WORDS.finditer(low))
         return self._words
 
     def __len__(self) -> int:
@@ -340,10 +344,7 @@ def tokenize(s: str) -> Words:
     """The words of `s` (SPEC §2.6), in order, with offsets into `s`. Linear in len(s)."""
     if s.isascii():
         low = s.lower()
-        if "'" not in low:
-            return Words(_ASCII_WORD.findall(low), low, None)
-        found = tuple(Word(low[a:b], a, b) for a, b in _word_spans(low))
-        return Words([w.text for w in found], None, found)
+        return Words(_ASCII_WORDS.findall(low), low, None)
     text, origin = normalize_with_map(s)
     out = []
     for a, b in _word_spans(text):
