@@ -12,7 +12,7 @@ names the kind of block, then words and `key=value` attributes:
   after its last block the policy is loaded (`policy=DIR` names it; default: the shallowest
   directory holding one of its `.smr` files, the last such) and becomes the current policy;
   `error=CODE` on any of its blocks expects that load error instead, and its `*.test.yaml`
-  files are run with `smrules test` and must pass.
+  files are run with `smrules test` and must pass (must fail, for one marked `fails`).
 - ```smr-expr```: one expression per line, each evaluated against the current policy and
   activity at NOW and required to be `true` (`policy=DIR`: a policy loaded before instead).
   `error=CODE`: each fails to compile with that code; `error=runtime`: each fails while
@@ -58,7 +58,7 @@ from smrules.values import EvalError
 from smrules.yamlio import yaml_load
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ["language.md"]
+DOCS = ["language.md", "getting-started.md"]
 NOW = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.timezone.utc)
 DEFAULT_ACTIVITY: dict = {"kind": "post", "actor": {"id": "e1"}}
 NOT_RUN = (
@@ -184,7 +184,10 @@ class DocRun:
             for b in group:
                 if b.attrs["file"].endswith(".test.yaml"):
                     result = invoke(["test", b.attrs["file"]])
-                    assert result.exit_code == 0, f"{b.where}: tests fail:\n{result.output}"
+                    want = 1 if "fails" in b.words else 0
+                    assert result.exit_code == want, (
+                        f"{b.where}: exit {result.exit_code}, not {want}:\n{result.output}"
+                    )
 
     def load(self, root: Path | None, group: list[Block]) -> bool:
         if root is None:
