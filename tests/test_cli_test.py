@@ -229,15 +229,16 @@ def test_missing_path_is_a_usage_error(project):
 
 def write_hostile(project: Path) -> None:
     """A policy and test file whose names and messages hold characters XML cannot."""
-    # Control characters, a lone surrogate, U+FFFE, `]]>` and markup reach the report through
-    # the case name, the expected messages and a finding message that echoes the activity.
+    # Control characters, U+FFFE, `]]>` and markup reach the report through the case name, the
+    # expected messages and a finding message that echoes the activity. (A lone surrogate cannot:
+    # an activity holding one is invalid.)
     write(
         project / "echo" / "main.smr",
         'rule echo {\n  when kind == "post"\n  warn "said {content.text}"\n}\n',
     )
     (project / "echo" / "act.json").write_text(
         '{"kind": "post", "actor": {"id": "a"}, '
-        '"content": {"text": "nul \\u0000 esc \\u001b sur \\ud800 nc \\ufffe ]]> & <b>\\"q\\""}}',
+        '"content": {"text": "nul \\u0000 esc \\u001b nc \\ufffe ]]> & <b>\\"q\\""}}',
         encoding="utf-8",
     )
     write(
@@ -273,7 +274,7 @@ def test_junit_is_valid_xml_for_any_text(project):
     assert failure is not None and cases[1].find("failure") is None
     assert failure.get("message") == "decision: expected deny, got warn"
     assert 'messages: no finding message contains " ]]> not there"' in failure.text
-    assert 'warn echo: said nul  esc  sur  nc  ]]> & <b>"q"' in failure.text
+    assert 'warn echo: said nul  esc  nc  ]]> & <b>"q"' in failure.text
 
 
 def test_junit_reports_invalid_files_and_policy_errors_as_errors(project):
