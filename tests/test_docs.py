@@ -58,7 +58,7 @@ from smrules.values import EvalError
 from smrules.yamlio import yaml_load
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ["language.md", "getting-started.md"]
+DOCS = ["language.md", "getting-started.md", "embedding.md"]
 NOW = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.timezone.utc)
 DEFAULT_ACTIVITY: dict = {"kind": "post", "actor": {"id": "e1"}}
 NOT_RUN = (
