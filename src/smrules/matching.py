@@ -67,6 +67,60 @@ def _patterns_of(value: object, *, at_load: bool) -> list[object]:
     return out
 
 
+_NO_HITS: frozenset[int] = frozenset()
+
+
+def _match_on_activity_path(
+    subject: Fn,
+    group,
+    indices: tuple[int, ...],
+    check_subject,
+    patterns: list[object],
+    path: PathInfo | None,
+) -> Fn:
+    """`content.text matches P` for a plain activity path: the field holds one string for the
+    whole evaluation, so the group's scan result is cached under the group alone and every
+    later `matches` on that field is one dictionary lookup."""
+    key = ("path-scan", group.key)
+
+    def hits_of(c: Ctx) -> frozenset[int]:
+        hits = c.cache.get(key)
+        if hits is None:
+            s = subject(c)
+            if type(s) is str:
+                hits = group.scan(c, s)
+            else:
+                check_subject(s)  # raises for a non-string; null matches nothing
+                hits = _NO_HITS
+            c.cache[key] = hits
+        return hits  # type: ignore[return-value]
+
+    def evidence(c: Ctx) -> None:
+        if path is not None and c.evidence is not None:
+            s = subject(c)
+            _regex_evidence(c, _where(path, c), s, patterns)
+
+    if len(indices) == 1:
+        (index,) = indices
+
+        def match_path(c: Ctx) -> bool:
+            found = index in hits_of(c)
+            if found and path is not None and c.evidence is not None:
+                evidence(c)
+            return found
+
+        return match_path
+
+    def match_path_any(c: Ctx) -> bool:
+        hits = hits_of(c)
+        found = any(i in hits for i in indices)
+        if found and path is not None and c.evidence is not None:
+            evidence(c)
+        return found
+
+    return match_path_any
+
+
 def _sources_of(value: object) -> list[str]:
     """The inline-flag sources of constant patterns, in the order `_patterns_of` gives them."""
     items = value if isinstance(value, (list, tuple)) else [value]
@@ -149,6 +203,10 @@ def compile_matches(comp: ExprCompiler, expr: n.Compare, env: Env) -> Fn:
             for source, pattern in zip(_sources_of(value), patterns, strict=True)
         )
         scan = group.scan
+        if comp._static_keys(expr.left, env) is not None:
+            return _match_on_activity_path(
+                subject, group, indices, check_subject, patterns, path if want_evidence else None
+            )
         if len(indices) == 1:
             (index,) = indices
 
