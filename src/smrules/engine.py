@@ -204,6 +204,7 @@ class Policy:
         self.rules: tuple[RuleInfo, ...] = tuple(r.info for r in rules)
         self._tz = settings.tz
         self._index = _guard_index(compiler, rules)
+        self._tests = tuple((rule.test, rule) for rule in rules)  # the hot loop's view
 
     def __repr__(self) -> str:
         return (
@@ -283,12 +284,12 @@ class Policy:
         time = c.time
         fired: list[tuple[CompiledRule, str | None, str | None]] = []
         errors: list[tuple[CompiledRule, EvalError]] = []
-        rules = self.rules_compiled
+        tests = self._tests
         if self._index is not None:
-            rules = [rules[i] for i in self._index.candidates(act)]
-        for rule in rules:
+            tests = [tests[i] for i in self._index.candidates(act)]
+        for test, rule in tests:
             try:
-                if not rule.test(c):
+                if not test(c):
                     continue
                 message = rule.message(c)
                 hint = rule.hint(c)
