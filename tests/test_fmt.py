@@ -225,6 +225,24 @@ def test_the_layout_does_not_depend_on_the_original_whitespace(data):
     assert format_source(spaced) == format_source(" ".join(tokens))
 
 
+_GAPS = [" ", "  ", "\t", "\n", "\n    ", "  # trailing\n", "\n# own line\n", "\n\n# apart\n\n"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_comments_anywhere_are_kept_and_formatting_stays_idempotent(data):
+    tokens = _tokens(TOKENS_SOURCE)
+    gaps = data.draw(st.lists(st.sampled_from(_GAPS), min_size=len(tokens), max_size=len(tokens)))
+    text = "".join(
+        tok + gap.replace("#", f"#{i}")
+        for i, (tok, gap) in enumerate(zip(tokens, gaps, strict=True))
+    )
+    once = format_source(text)
+    assert comments(once) == comments(text)
+    assert format_source(once) == once
+    assert same_tree(parse_module(text, "a"), parse_module(once, "b"))
+
+
 def _strip_positions(value: object) -> object:
     if isinstance(value, dict):
         out = {}

@@ -130,15 +130,12 @@ class _Source:
         return bisect.bisect_left(self._keys, (line, column))
 
     def blank_before(self, anchor: int) -> bool:
-        """Whether the source has a blank line before token `anchor` (or the comments above it)."""
+        """Whether the source has a blank line right after the code before token `anchor`, that
+        is before the token or the first comment line above it. (A comment before a dropped `)`
+        or `,` comes before that code, and is printed after it.)"""
         tok = self.anchors[anchor]
-        return self._own_lines.get(anchor, [tok.line])[0] - tok.prev_code_line >= 2
-
-    def separated(self, anchor: int) -> bool:
-        """Whether a blank line comes anywhere between token `anchor` and the code before it."""
-        tok = self.anchors[anchor]
-        lines = [tok.prev_code_line, *self._own_lines.get(anchor, []), tok.line]
-        return any(b - a >= 2 for a, b in zip(lines, lines[1:], strict=False))
+        own = [line for line in self._own_lines.get(anchor, []) if line > tok.prev_code_line]
+        return (own[0] if own else tok.line) - tok.prev_code_line >= 2
 
 
 def _end_line(token: Token) -> int:
@@ -259,9 +256,10 @@ class _Builder:
             not (_is_binding(a) and _is_binding(b)) or self.source.blank_before(start)
             for a, b, start in zip(decls, decls[1:], starts[1:], strict=False)
         ]
-        separated = [False] + [self.source.separated(start) for start in starts[1:]]
+        # Runs of `let`s (whose `=` line up) end at a blank line, as the blocks' runs do.
+        breaks = [False] + [self.source.blank_before(start) for start in starts[1:]]
         let_width = _run_widths(
-            [len(d.name) if isinstance(d, n.Let) else None for d in decls], separated
+            [len(d.name) if isinstance(d, n.Let) else None for d in decls], breaks
         )
         parts: list = []
         for i, decl in enumerate(decls):
@@ -307,8 +305,7 @@ class _Builder:
         if not items:
             return [self.tok("}", inner=True)]
         blanks = [False] + [self.source.blank_before(start) for _, start, _ in items[1:]]
-        separated = [False] + [self.source.separated(start) for _, start, _ in items[1:]]
-        widths = _run_widths([len(word) for word, _, _ in items], separated)
+        widths = _run_widths([len(word) for word, _, _ in items], blanks)
         body: list = []
         for i, (word, _, build) in enumerate(items):
             body.append(Hard(blanks[i]))
