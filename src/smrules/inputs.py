@@ -167,16 +167,37 @@ def parse_path(path: str) -> tuple[PathPart, ...]:
 # ---------------------------------------------------------------------------- reading
 
 
+@dataclass(frozen=True, slots=True)
+class LineInput:
+    """A line of a `.jsonl` stream not parsed yet, so a worker process can parse it."""
+
+    file: str
+    line: int
+    text: str
+    container: Container = "stream"
+
+    def parse(self) -> ActivityInput | InputError:
+        parsed = _parse_json(self.file, self.text, self.line, "stream")
+        if isinstance(parsed, InputError):
+            return parsed
+        value, source = parsed
+        column = len(self.text) - len(self.text.lstrip()) + 1
+        return ActivityInput(value, self.file, self.line, column, "stream", (), source)
+
+
 def read_inputs(
-    names: Iterable[str], stdin: BinaryIO | None = None
-) -> Iterator[ActivityInput | InputError]:
-    """Activities from each name in turn; `-` reads `stdin` (default: the process's)."""
+    names: Iterable[str], stdin: BinaryIO | None = None, *, defer_lines: bool = False
+) -> Iterator[ActivityInput | InputError | LineInput]:
+    """Activities from each name in turn; `-` reads `stdin` (default: the process's).
+
+    `defer_lines`: lines of `.jsonl` files come as `LineInput`s, parsed by whoever checks them.
+    """
     for name in names:
         if name == STDIN:
             stream = stdin if stdin is not None else sys.stdin.buffer
             yield from _read_stdin(stream)
         elif name.lower().endswith(STREAM_SUFFIXES):
-            yield from _read_stream_file(name)
+            yield from _read_stream_file(name, defer_lines)
         else:
             yield from _read_document_file(name)
 
@@ -326,14 +347,16 @@ def _parse_yaml(name: str, text: str) -> tuple[object, Source] | InputError:
     return value, Source(name, text, positions=positions)
 
 
-def _read_stream_file(name: str) -> Iterator[ActivityInput | InputError]:
+def _read_stream_file(
+    name: str, defer_lines: bool = False
+) -> Iterator[ActivityInput | InputError | LineInput]:
     try:
         fh = open(name, "rb")  # noqa: SIM115 - closed below, also when the reader stops early
     except OSError as err:
         yield _os_error(name, err)
         return
     try:
-        yield from _stream(name, fh)
+        yield from _stream(name, fh, defer_lines=defer_lines)
     except OSError as err:
         yield _os_error(name, err)
     finally:
@@ -358,8 +381,12 @@ def _lines(fh: BinaryIO, limit: int | None = None) -> Iterator[tuple[bytes, bool
 
 
 def _stream(
-    name: str, fh: BinaryIO, start_line: int = 1, first: Iterable[tuple[bytes, bool]] = ()
-) -> Iterator[ActivityInput | InputError]:
+    name: str,
+    fh: BinaryIO,
+    start_line: int = 1,
+    first: Iterable[tuple[bytes, bool]] = (),
+    defer_lines: bool = False,
+) -> Iterator[ActivityInput | InputError | LineInput]:
     """One activity per non-blank line; a broken line is an error and reading goes on."""
     from itertools import chain
 
@@ -383,6 +410,9 @@ def _stream(
                 return  # a binary file, not one bad line: stop here
             continue
         text = text.rstrip("\r\n")
+        if defer_lines:
+            yield LineInput(name, line_no, text)
+            continue
         parsed = _parse_json(name, text, line_no, "stream")
         if isinstance(parsed, InputError):
             yield parsed

@@ -344,10 +344,29 @@ def _worker_init(policy_path: str, options: Options) -> None:
     _WORKER["options"] = options
 
 
-def _worker_run(batch: list[tuple[object, str]]) -> list[Checked]:
+def _worker_run(batch: list) -> list:
+    """Check a batch: (value, label) pairs, or unparsed stream lines that are parsed here.
+
+    For a line the result is its outcome with, when it is invalid, the parsed input (which
+    the parent needs to locate the problems); a decided line needs no more than its output.
+    """
+    from ..inputs import InputError, LineInput
+
     policy = _WORKER["policy"]
     options = _WORKER["options"]
-    return [check_one(policy, value, options, label) for value, label in batch]  # type: ignore
+    out: list = []
+    for work in batch:
+        if isinstance(work, LineInput):
+            item = work.parse()
+            if isinstance(item, InputError):
+                out.append((item, None))
+                continue
+            checked = check_one(policy, item.value, options, _label(item))  # type: ignore
+            out.append((item if checked.outcome == "invalid" else None, checked))
+        else:
+            value, label = work
+            out.append(check_one(policy, value, options, label))  # type: ignore
+    return out
 
 
 def _pool_context():
@@ -372,7 +391,7 @@ def _parallel(
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from ..inputs import ActivityInput
+    from ..inputs import ActivityInput, LineInput
 
     _WORKER.update(policy=policy, path=policy_path, options=options)
     pending: deque[tuple[list, Future]] = deque()
@@ -382,14 +401,24 @@ def _parallel(
     with pool:
 
         def submit(batch: list) -> None:
-            work = [(i.value, _label(i)) for i in batch if isinstance(i, ActivityInput)]
+            work = [
+                item if isinstance(item, LineInput) else (item.value, _label(item))
+                for item in batch
+                if isinstance(item, (ActivityInput, LineInput))
+            ]
             pending.append((batch, pool.submit(_worker_run, work)))
 
         def oldest() -> Iterator[tuple[ActivityInput | InputError, Checked | None]]:
             batch, future = pending.popleft()
             results = iter(future.result())
             for item in batch:
-                yield item, next(results) if isinstance(item, ActivityInput) else None
+                if isinstance(item, LineInput):
+                    parsed, checked = next(results)
+                    yield (parsed if parsed is not None else item), checked
+                elif isinstance(item, ActivityInput):
+                    yield item, next(results)
+                else:
+                    yield item, None
 
         batch: list = []
         for item in items:
@@ -547,7 +576,7 @@ def command(
         items = [ActivityInput(value, TEXT_LABEL, 1, 1, "document", (), source)]
         single = True
     else:
-        items, single = _peek_single(read_inputs(activities), len(activities))
+        items, single = _peek_single(read_inputs(activities, defer_lines=jobs > 1), len(activities))
 
     color = use_color(sys.stdout) and output == "text"
     style = "json" if output == "json" and single else "json-item" if output == "json" else output
