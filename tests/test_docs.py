@@ -23,15 +23,18 @@ names the kind of block, then words and `key=value` attributes:
   `ActivityError`; `policy=DIR` as above.
 - ```console```: `$ command` lines, each followed by lines expected in its output, in order
   (other output lines may come between; `...` inside a line matches anything). ```sh```:
-  commands only. `exit=N`: every command exits N (default 0). `smrules ...` runs in-process;
-  `cd DIR` moves; `pip install ...`, `python -m pip install ...`, `python -m pytest` and
+  commands only. `exit=N`: every command exits N (default 0). `smrules ...` runs in-process
+  (`> FILE` at the end writes its standard output to FILE); `cd DIR` moves; `mkdir -p` makes
+  directories; `pip install ...`, `python -m pip install ...`, `python -m pytest` and
   `pre-commit install` are not run here (tests/test_packaging.py installs the package and
   tests/test_precommit.py runs pre-commit for real).
 - ```python```: executed; ```pycon```: a doctest session. Both share one namespace per
   document and run in the working directory.
-- ```yaml scaffold=PATH``` (and `smr`, `json`): must equal `smrules init`'s file at PATH.
+- ```yaml scaffold=PATH``` (and `smr`, `json`): must equal `smrules init`'s file at PATH;
+  ```json repo=PATH``` (and `yaml`): must equal the repository's file at PATH.
 - ```json schema=NAME``` / ```yaml schema=NAME```: must be valid for a shipped schema NAME
-  (`activity`, `policy-test`, `decision`) or one in `editors/schemas/` (`waivers`, `data`).
+  (`activity`, `policy-test`, `decision`) or one in `editors/schemas/` (`waivers`,
+  `lexicon`); on a `file=` block, the file is also checked.
 - ```text```: not run: syntax outlines and screen output that cannot be reproduced.
 """
 
@@ -58,7 +61,7 @@ from smrules.values import EvalError
 from smrules.yamlio import yaml_load
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ["language.md", "getting-started.md", "embedding.md"]
+DOCS = ["language.md", "getting-started.md", "embedding.md", "editors.md"]
 NOW = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.timezone.utc)
 DEFAULT_ACTIVITY: dict = {"kind": "post", "actor": {"id": "e1"}}
 NOT_RUN = (
@@ -270,20 +273,38 @@ class DocRun:
     def run_yaml(self, block: Block) -> None:
         if "file" in block.attrs:  # written as it is: it may be wrong on purpose
             self.add_file(block)
+            if "schema" in block.attrs:
+                self.check_schema(block, yaml_load(block.text, block.where))
         else:
             self.data_block(block, yaml_load(block.text, block.where))
 
     def run_json(self, block: Block) -> None:
         if "file" in block.attrs:
             self.add_file(block)
+            if "schema" in block.attrs:
+                self.check_schema(block, json.loads(block.text))
         else:
             self.data_block(block, json.loads(block.text))
 
+    def check_schema(self, block: Block, value: object) -> None:
+        errors = list(
+            jsonschema.Draft202012Validator(load_schema(block.attrs["schema"])).iter_errors(value)
+        )
+        assert not errors, (
+            f"{block.where}: not a valid {block.attrs['schema']}: {errors[0].message}"
+        )
+
     def data_block(self, block: Block, value: object) -> None:
-        if "scaffold" in block.attrs:
+        if "repo" in block.attrs:
+            path = ROOT / block.attrs["repo"]
+            assert path.is_file(), f"{block.where}: the repository has no {block.attrs['repo']}"
+            assert block.text == path.read_text(encoding="utf-8"), (
+                f"{block.where}: differs from the repository's {block.attrs['repo']}"
+            )
+        elif "scaffold" in block.attrs:
             self.check_scaffold(block)
         elif "schema" in block.attrs:
-            jsonschema.validate(value, load_schema(block.attrs["schema"]))
+            self.check_schema(block, value)
         elif "activity" in block.words:
             assert isinstance(value, dict), f"{block.where}: an activity is a mapping"
             if {"decision", "rules", "error"} & set(block.attrs):
@@ -353,12 +374,22 @@ class DocRun:
         if words[0] == "cd":
             os.chdir(words[1])
             return ""
+        if words[:2] == ["mkdir", "-p"]:
+            for name in words[2:]:
+                Path(name).mkdir(parents=True, exist_ok=True)
+            return ""
+        target = None
+        if len(words) > 2 and words[-2] == ">":
+            words, target = words[:-2], Path(words[-1])
         if any(tuple(words[: len(prefix)]) == prefix for prefix in NOT_RUN):
             return ""
         assert words[0] == "smrules", f"{where}: only smrules commands run in the docs"
         result = invoke(words[1:])
         assert "Traceback" not in result.output, f"{where}:\n{result.output}"
         assert result.exit_code in exits, f"{where}: exit {result.exit_code}\n{result.output}"
+        if target is not None:
+            target.write_text(result.stdout, encoding="utf-8")
+            return result.stderr
         return result.output
 
     def run_python(self, block: Block) -> None:
