@@ -89,6 +89,8 @@ def prepare_activity(
         raise ActivityError(sorted(problems, key=lambda p: p.path))
     if "time" not in out:
         out["time"] = _effective_now(now, tz)
+    if isinstance(out.get("context"), dict) and len(out["context"]) > 0:
+        out["context"] = _in_key_order(out["context"])  # the one object of any field names
     return out
 
 
@@ -114,18 +116,19 @@ def _validate(activity: dict[str, Any], limits: Limits) -> None:
     elif activity.get("context"):  # the one free-form object: the schema bounds the rest
         problems = limit_problems(activity["context"], limits, ("context",), 2)
     else:
-        return
-    if problems:
-        raise ActivityError(problems)
+        problems = []
+    if problems or not _clean(activity):
+        raise ActivityError(problems or text_problems(activity))
 
 
 def activity_problems(activity: object, limits: Limits = DEFAULT_LIMITS) -> list[Problem]:
     """Every problem of `activity`: limits first (when exceeded, nothing else is checked, so that
-    a huge input is not walked again), then the schema. [] when it is valid."""
+    a huge input is not walked again), then strings and field names that are not text (lone
+    surrogates), then the schema. [] when it is valid."""
     if not isinstance(activity, Mapping):
         return [Problem("", _not_an_object(activity))]
     activity = dict(activity)
-    return limit_problems(activity, limits) or schema_problems(activity)
+    return limit_problems(activity, limits) or text_problems(activity) or schema_problems(activity)
 
 
 # -- limits -----------------------------------------------------------------------------------
@@ -181,6 +184,78 @@ def _text_problem(text: str, limits: Limits) -> str | None:
     if size <= limits.max_text_bytes:
         return None
     return f"is {size:,} bytes long; the limit is {limits.max_text_bytes:,} bytes"
+
+
+# -- text and field names --------------------------------------------------------------------
+
+# A JSON text may escape half of a UTF-16 pair ("\ud800"); Python's `json` then gives a string
+# that is not Unicode text: it cannot be encoded as UTF-8, so RE2, hashing and every output would
+# fail on it. A Python caller may also use a field name that is not a string, which JSON cannot
+# express. Such an activity is invalid, with the place of each such string or name.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_MESSAGE = (
+    "contains a lone surrogate (U+{code:04X}), which is not a Unicode character; "
+    "a JSON `\\u` escape of a surrogate must be one half of a pair"
+)
+
+
+def _bad_text(text: str) -> re.Match[str] | None:
+    return None if text.isascii() else _SURROGATE.search(text)
+
+
+def _clean(value: object) -> bool:
+    """No lone surrogate in any string and only string field names (the hot path)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _bad_text(item):
+                return False
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str) or _bad_text(key):
+                    return False
+                stack.append(child)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return True
+
+
+def text_problems(value: object, path: tuple[PathPart, ...] = ()) -> list[Problem]:
+    """A problem at every string of `value` that holds a lone surrogate and every field name
+    that is not a string or holds one."""
+    found: list[tuple[tuple[PathPart, ...], str]] = []
+    stack: list[tuple[object, tuple[PathPart, ...]]] = [(value, path)]
+    while stack and len(found) < MAX_PROBLEMS:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            bad = _bad_text(item)
+            if bad:
+                found.append((where, SURROGATE_MESSAGE.format(code=ord(bad.group()))))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    message = f"field names must be strings, not {_kind(key)}"
+                    found.append(((*where, repr(key)), message))
+                elif bad := _bad_text(key):
+                    message = "field name " + SURROGATE_MESSAGE.format(code=ord(bad.group()))
+                    found.append(((*where, key), message))
+                else:
+                    stack.append((child, (*where, key)))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((child, (*where, i)) for i, child in enumerate(item))
+    found.sort(key=lambda p: _path_sort_key(p[0]))
+    return [Problem(format_path(where), message) for where, message in found]
+
+
+def _in_key_order(value: Any) -> Any:
+    """`value` with the fields of every object in key order (code point), so that the order in
+    which a caller wrote them never shows in a decision."""
+    if isinstance(value, dict):
+        return {k: _in_key_order(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_in_key_order(v) for v in value]
+    return value
 
 
 # -- the fast check ---------------------------------------------------------------------------
@@ -464,8 +539,8 @@ def format_path(parts: Iterable[PathPart]) -> str:
         part = part if isinstance(part, str) else str(part)
         if _IDENTIFIER.match(part):
             out.append(f".{part}" if out else part)
-        else:
-            out.append(f"[{json.dumps(part, ensure_ascii=False)}]")
+        else:  # a name that is not text (a lone surrogate) is shown escaped, so it prints
+            out.append(f"[{json.dumps(part, ensure_ascii=bool(_bad_text(part)))}]")
     return "".join(out)
 
 

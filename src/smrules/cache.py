@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .loader import Program, discover
+from .loader import Program, discover, read_file_bytes
 
 FORMAT = b"smrules-cache-1\n"
 
@@ -66,7 +66,7 @@ def source_key(path: str | os.PathLike[str]) -> str | None:
         files = [target] if target.is_file() else discover(target)
         for file in sorted(files):
             digest.update(str(file).encode("utf-8", "surrogateescape") + b"\0")
-            digest.update(hashlib.sha256(file.read_bytes()).digest())
+            digest.update(hashlib.sha256(read_file_bytes(file)).digest())
     except OSError:
         return None
     return digest.hexdigest()
@@ -86,7 +86,7 @@ def _fresh(program: Program) -> bool:
                 return False
             continue
         try:
-            if hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+            if hashlib.sha256(read_file_bytes(path)).hexdigest() != expected:
                 return False
         except OSError:
             return False

@@ -7,13 +7,14 @@ that decided it, and the values of the activity fields and sub-expressions in it
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import nodes as n
 from .decision import Decision
-from .engine import Policy, run_rule
+from .engine import CompiledRule, Policy, run_rule
 from .errors import Span
+from .runtime import Ctx
 from .values import EvalError, to_json
 
 
@@ -123,6 +124,22 @@ def _value_nodes(expr: n.Expr) -> list[n.Expr]:
     return out
 
 
+TOO_DEEP = "expression too deeply nested"
+
+
+def _no_recursion(rule: CompiledRule, fn: Callable[[Ctx], object], c: Ctx) -> object:
+    """`fn(c)`, with runaway recursion (a very long chain of `let`s) as the rule's run-time
+    error, as `Policy.evaluate` reports it."""
+    try:
+        return fn(c)
+    except RecursionError:
+        raise EvalError(TOO_DEEP, rule.node.span) from None
+
+
+def _run_rule(rule: CompiledRule, c: Ctx) -> object:
+    return _no_recursion(rule, lambda ctx: run_rule(rule, ctx), c)
+
+
 def explain(
     policy: Policy, activity: Mapping[str, object], now: dt.datetime | None = None
 ) -> Explanation:
@@ -148,13 +165,15 @@ def explain(
                 value = to_json(fn(c), tz)
             except EvalError as err:
                 value = f"<error: {err.message}>"
+            except RecursionError:
+                value = f"<error: {TOO_DEEP}>"
             values.append(SeenValue(text, value))
         return tuple(values)
 
     for rule in policy.rules_compiled:
         info = rule.info
         try:
-            outcome = run_rule(rule, c)
+            outcome = _run_rule(rule, c)
         except EvalError as err:
             span = err.span or rule.node.span
             traces.append(
@@ -174,8 +193,8 @@ def explain(
             continue
         if outcome.status == "fired":
             try:  # a message that fails to render fails the rule (SPEC §2.7)
-                rule.message(c)
-                rule.hint(c)
+                _no_recursion(rule, rule.message, c)
+                _no_recursion(rule, rule.hint, c)
             except EvalError as err:
                 span = err.span or rule.node.span
                 traces.append(

@@ -9,9 +9,11 @@ for the checker and the compiler. Every problem found is collected; `load_progra
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -127,45 +129,87 @@ def _discover(root: Path) -> list[Path]:
     return found
 
 
+class NotARegularFile(OSError):
+    """A path that names a FIFO, socket or device where a file is expected."""
+
+
+def read_file_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+    """The bytes of the regular file at `path`, at most `max_bytes` + 1 of them.
+
+    The file is opened without blocking and checked before it is read, so a FIFO or a device
+    named like a policy file is an error (`NotARegularFile`), never a hang or an endless read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(errno.EINVAL, "not a regular file", str(path))
+        return handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+
+
 def _read_text(
     path: Path, name: str, col: _Collector, span: Span | None
 ) -> tuple[str, bytes] | None:
+    """The text of a policy, data or waivers file, or None after reporting why it has none.
+
+    Problems are reported at `span` (the import that names a data file) or, for a file read
+    for itself, at the file: its first line, or the offending byte of a binary or non-UTF-8 one.
+    """
+    at = span or Span(name, 1, 1)
     try:
-        raw = path.read_bytes()
+        raw = read_file_bytes(path, MAX_SOURCE_BYTES)
         col.files[str(path)] = hashlib.sha256(raw).hexdigest()
     except IsADirectoryError:
-        col.error("unreadable-file", f"`{name}` is a directory, not a file", span)
+        col.error("unreadable-file", f"`{name}` is a directory, not a file", at)
+        return None
+    except NotARegularFile:
+        col.error(
+            "unreadable-file",
+            f"`{name}` is not a regular file (a pipe, socket or device)",
+            at,
+            "policy and data files are ordinary text files",
+        )
         return None
     except OSError as err:
         col.error(
             "unreadable-file",
             f"cannot read `{name}`: {err.strerror or err}",
-            span,
+            at,
             "check that the file exists and is readable",
         )
         return None
     if len(raw) > MAX_SOURCE_BYTES:
-        col.error("file-too-large", f"`{name}` is larger than {MAX_SOURCE_BYTES} bytes", span)
+        col.error("file-too-large", f"`{name}` is larger than {MAX_SOURCE_BYTES} bytes", at)
         return None
     if b"\x00" in raw:
         col.error(
             "binary-file",
             f"`{name}` is a binary file, not text",
-            span,
+            span or _byte_span(name, raw, raw.index(b"\x00")),
             "policy and data files are UTF-8 text",
         )
         return None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
+        bad = err.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
         col.error(
             "bad-encoding",
-            f"`{name}` is not valid UTF-8 (byte {err.start})",
-            span,
+            f"`{name}` is not valid UTF-8 (byte {bad})",
+            span or _byte_span(name, raw, bad),
             "save the file as UTF-8",
         )
         return None
     return text, raw
+
+
+def _byte_span(name: str, raw: bytes, offset: int) -> Span:
+    """The line and column (in characters) of byte `offset` of a file."""
+    start = raw.rfind(b"\n", 0, offset) + 1
+    column = len(raw[start:offset].decode("utf-8", "replace")) + 1
+    return Span(name, raw.count(b"\n", 0, offset) + 1, column)
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -206,7 +250,7 @@ def _load(target: Path, col: _Collector, prefix: str, chain: tuple[Path, ...]) -
             col.error(
                 "outside-policy",
                 f"`{name}` links outside the policy directory",
-                None,
+                Span(name, 1, 1),
                 "policy files must live inside the policy directory",
             )
             continue

@@ -8,12 +8,19 @@ are collected while building the AST so one parse reports them all.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from . import nodes as n
 from .errors import Diagnostic, Span
@@ -106,6 +113,10 @@ def parse_module(text: str, file: str) -> n.Module:
         raise ParseFailed([_syntax_diagnostic(err, text, file)]) from None
     except RecursionError:
         raise ParseFailed([_too_deep(file)]) from None
+    except VisitError as err:  # lark wraps what a transformer method raises
+        if isinstance(err.orig_exc, RecursionError):
+            raise ParseFailed([_too_deep(file)]) from None
+        raise
     if builder.diagnostics:
         raise ParseFailed(builder.diagnostics)
     return module
@@ -115,11 +126,17 @@ def parse_expression(text: str, file: str = "<expr>", line: int = 1, column: int
     """Parse a single expression (used for `{expr}` interpolation and by tools)."""
     try:
         tree = _parse(text, "expr")
+        builder = _Builder(file, text, line_offset=line - 1, column_offset=column - 1)
+        expr = builder.transform(tree)
     except UnexpectedInput as err:
         diag = _syntax_diagnostic(err, text, file)
         raise ParseFailed([_shift(diag, line, column)]) from None
-    builder = _Builder(file, text, line_offset=line - 1, column_offset=column - 1)
-    expr = builder.transform(tree)
+    except RecursionError:
+        raise ParseFailed([_shift(_too_deep(file), line, column)]) from None
+    except VisitError as err:
+        if isinstance(err.orig_exc, RecursionError):
+            raise ParseFailed([_shift(_too_deep(file), line, column)]) from None
+        raise
     if builder.diagnostics:
         raise ParseFailed(builder.diagnostics)
     return expr
@@ -571,7 +588,17 @@ class _Builder(Transformer):
 
     def number(self, meta, children):
         text = str(children[0].value)
-        value: object = float(text) if "." in text else int(text)
+        try:
+            value: object = float(text) if "." in text else int(text)
+        except ValueError:  # beyond Python's limit on the digits of an int (4300)
+            value = math.inf
+        if value in (math.inf, -math.inf):
+            self._error(
+                "bad-literal",
+                "number is too large",
+                self._span(meta),
+                "numbers must be finite and have at most 4,000 digits",
+            )
         return n.Literal(value, self._span(meta))
 
     def true(self, meta, children):

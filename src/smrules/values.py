@@ -182,7 +182,10 @@ def render(value: object, tz: dt.tzinfo) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(render(v, tz) for v in value)
     if isinstance(value, dict):
-        return json.dumps(to_json(value, tz), ensure_ascii=False, separators=(",", ":"))
+        # keys sorted: a map's rendering never depends on the order its fields were written in
+        return json.dumps(
+            to_json(value, tz), ensure_ascii=False, separators=(",", ":"), sort_keys=True
+        )
     if isinstance(value, Regex):
         raise EvalError("a regex cannot be interpolated into a message")
     return str(value)
