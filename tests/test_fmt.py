@@ -381,6 +381,27 @@ def test_a_literal_error_is_not_formatted():
         format_source('let x = "\\q"\n')
 
 
+@pytest.mark.parametrize("depth", [50, 300, 1000])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: "[" * d + "]" * d,
+        lambda d: " or ".join(f"a{i}" for i in range(d)),
+        lambda d: "".join(f"a{i} or (b{i} and (" for i in range(d // 2)) + "z" + "))" * (d // 2),
+        lambda d: "not " * d + "a",
+    ],
+    ids=["lists", "or", "parens", "not"],
+)
+def test_deep_nesting_is_formatted_or_refused_cleanly(depth, make):
+    source = f"let x = {make(depth)}\n"
+    try:
+        once = format_source(source)
+    except ParseFailed as failed:
+        assert [d.code for d in failed.diagnostics] == ["too-deep"]
+        return
+    assert format_source(once) == once
+
+
 # ---------------------------------------------------------------- the command
 
 

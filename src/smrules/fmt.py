@@ -3,16 +3,16 @@
 The layout:
 - two-space indentation inside `policy { }` and `rule { }` blocks; one setting, metadata item,
   `when`/`unless` clause, effect or `hint` per line;
-- in a block, the leading keywords of a run of lines (lines not separated by a blank line) are
-  padded to one width, so their values line up; in a run of consecutive `let`s the `=` signs line
-  up the same way (this is the layout of the example in SPEC §2.1);
+- in a block, the leading keywords of a run of items (items not separated by a blank line above
+  them or their comments) are padded to one width, so their values line up; in a run of
+  consecutive `let`s the `=` signs line up the same way (the layout of the example in SPEC §2.1);
 - one blank line between top-level declarations; consecutive `let`s and `import`s stay together,
   keeping one blank line where the source had one or more; inside a block a blank line of the
   source is kept (at most one), none at the start or end of the block;
 - single spaces around operators and after commas and colons, none inside brackets; strings,
   regexes, numbers, dates and instants exactly as written; parentheses only where the grammar
-  needs them, plus around a comparison under `not` (`not (x in y)`); no trailing commas except in
-  a list broken over lines;
+  needs them, plus around a comparison under `not` (`not (x in y)`) and an `and` inside an `or`
+  (`a or (b and c)`); no trailing commas except in a list broken over lines;
 - an expression that does not fit in 100 columns breaks before each `or` (then, inside, each
   `and`), aligned under its first operand; a quantifier's body moves to the next line, under the
   character after `any(`; call arguments go one per line, aligned after `(`; a list goes one item
@@ -23,7 +23,8 @@ The layout:
   comment line placed exactly under such a comment stays under it (a continued comment).
 
 `format_source` is idempotent, and checks that its result parses to the same tree (positions
-aside) and holds the same comments in the same order before returning it.
+aside) and holds the same comments in the same order before returning it. A file that does not
+parse, or nests expressions too deeply to format, raises `ParseFailed`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from lark import Token
 
 from . import nodes as n
+from .errors import Diagnostic, Span
 from .parser import ParseFailed, _lark, parse_module
 
 __all__ = ["FormatError", "ParseFailed", "format_source", "same_tree"]
@@ -58,16 +60,27 @@ def format_source(text: str, filename: str = "<input>") -> str:
     """The canonical layout of one `.smr` file. Raises `ParseFailed` if it does not parse."""
     text = text.removeprefix("\ufeff")  # a byte order mark is not part of the layout
     module = parse_module(text, filename)
-    source = _Source.lex(text)
-    doc = _Builder(source).module(module)
-    gaps = {c.prev_anchor for c in source.comments}
-    _measure(doc, gaps)
-    printer = _Printer(source)
-    printer.print(doc)
-    printer.finish()
-    result = printer.text()
-    _verify(module, source, result, filename)
+    try:
+        source = _Source.lex(text)
+        doc = _Builder(source).module(module)
+        _measure(doc, {c.prev_anchor for c in source.comments})
+        printer = _Printer(source)
+        printer.print(doc)
+        printer.finish()
+        result = printer.text()
+        _verify(module, source, result, filename)
+    except RecursionError:
+        raise ParseFailed([_too_deep(filename)]) from None
     return result
+
+
+def _too_deep(filename: str) -> Diagnostic:
+    return Diagnostic(
+        "too-deep",
+        "an expression is nested too deeply to format",
+        Span(filename, 1, 1),
+        help="split it into several `let`s",
+    )
 
 
 # ---------------------------------------------------------------- source tokens and comments
@@ -200,28 +213,50 @@ class Indent:
 Doc = str | Text | Line | IfBreak | Hard | Group | Align | Hang | Indent | list  # str: punctuation
 
 
-def _measure(doc, gaps: set[int]) -> tuple[int, int, bool]:
-    """First and last anchor in `doc` and whether it must break; marks the groups that must break
-    because they hold a line break or a comment between two of their tokens."""
+def _measure(doc, gaps: set[int]) -> None:
+    """Mark the groups that must break: those holding a hard line break, or a comment between
+    two of their tokens. (Iterative: a deeply nested policy must not exhaust the stack.)"""
+    gap_list = sorted(gaps)
+    # Post-order walk; each frame collects (first anchor, last anchor, hard) of its parts.
+    stack: list[tuple[object, list]] = [(doc, [])]
+    while stack:
+        node, done = stack[-1]
+        parts = _parts(node)
+        if len(done) < len(parts):
+            child = parts[len(done)]
+            if _parts(child):
+                stack.append((child, []))
+            else:
+                done.append(_leaf(child))
+            continue
+        stack.pop()
+        first = last = -1
+        hard = False
+        for f, la, h in done:
+            if f >= 0:
+                first = f if first < 0 else first
+                last = la
+            hard = hard or h
+        if isinstance(node, Group):
+            i = bisect.bisect_left(gap_list, first)
+            node.broken = hard or (first >= 0 and i < len(gap_list) and gap_list[i] < last)
+            hard = node.broken
+        if stack:
+            stack[-1][1].append((first, last, hard))
+
+
+def _parts(doc) -> list:
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, (Group, Align, Hang, Indent)):
+        return doc.parts
+    return []
+
+
+def _leaf(doc) -> tuple[int, int, bool]:
     if isinstance(doc, Text):
         return doc.anchor, doc.anchor, False
-    if isinstance(doc, Hard):
-        return -1, -1, True
-    if isinstance(doc, (str, Line, IfBreak)):
-        return -1, -1, False
-    parts = doc if isinstance(doc, list) else doc.parts
-    first = last = -1
-    hard = False
-    for part in parts:
-        f, la, h = _measure(part, gaps)
-        if f >= 0:
-            first = f if first < 0 else first
-            last = la
-        hard = hard or h
-    if isinstance(doc, Group):
-        doc.broken = hard or (first >= 0 and any(first <= gap < last for gap in gaps))
-        hard = doc.broken
-    return first, last, hard
+    return -1, -1, isinstance(doc, Hard)
 
 
 # ---------------------------------------------------------------- from the tree to a document
@@ -393,7 +428,10 @@ class _Builder:
             )
         if isinstance(expr, n.ListLiteral):
             opening = self.tok("[")
-            return self._list_doc([self.expr(item) for item in expr.items], opening)
+            items = []
+            for item in expr.items:  # a loop, not a comprehension: one frame less per level
+                items.append(self.expr(item))
+            return self._list_doc(items, opening)
         if isinstance(expr, n.ActivityRef):
             return self.tok("activity")
         if isinstance(expr, n.Name):
@@ -730,6 +768,8 @@ def _verify(module: n.Module, source: _Source, result: str, filename: str) -> No
     try:
         again = parse_module(result, filename)
     except ParseFailed as failed:
+        if any(d.code == "too-deep" for d in failed.diagnostics):
+            raise ParseFailed([_too_deep(filename)]) from None
         raise FormatError(f"formatted text does not parse: {failed}") from None
     if not same_tree(module, again):
         raise FormatError("formatting would change the meaning of the file")
@@ -745,19 +785,19 @@ _POSITION_FIELDS = frozenset(
 
 def same_tree(a: object, b: object) -> bool:
     """Whether two parsed trees are the same, ignoring source positions and file names."""
-    return _strip(a) == _strip(b)
-
-
-def _strip(node: object) -> object:
-    if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        return (
-            type(node).__name__,
-            tuple(
-                (f.name, _strip(getattr(node, f.name)))
-                for f in dataclasses.fields(node)
-                if f.name not in _POSITION_FIELDS
-            ),
-        )
-    if isinstance(node, (tuple, list)):
-        return tuple(_strip(item) for item in node)
-    return node
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+            if type(x) is not type(y):
+                return False
+            for f in dataclasses.fields(x):
+                if f.name not in _POSITION_FIELDS:
+                    stack.append((getattr(x, f.name), getattr(y, f.name)))
+        elif isinstance(x, (tuple, list)):
+            if not isinstance(y, (tuple, list)) or len(x) != len(y):
+                return False
+            stack.extend(zip(x, y, strict=True))
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
