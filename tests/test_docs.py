@@ -162,6 +162,10 @@ class DocRun:
             self.load(root, [block])
 
     def add_file(self, block: Block) -> None:
+        first = block.text.split("\n", 1)[0]
+        if first.startswith("# ") and "/" in first and " " not in first[2:].strip():
+            # a `# path` label shown to readers must name the file it heads
+            assert first[2:].strip() == block.attrs["file"], f"{block.where}: labelled {first}"
         path = Path.cwd() / block.attrs["file"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(block.text, encoding="utf-8")
