@@ -235,8 +235,8 @@ def text_problems(value: object, path: tuple[PathPart, ...] = ()) -> list[Proble
         elif isinstance(item, dict):
             for key, child in item.items():
                 if not isinstance(key, str):
-                    message = f"field names must be strings, not {_kind(key)}"
-                    found.append(((*where, repr(key)), message))
+                    message = f"has a field name that is not a string: {key!r} ({_kind(key)})"
+                    found.append((where, message))
                 elif bad := _bad_text(key):
                     message = "field name " + SURROGATE_MESSAGE.format(code=ord(bad.group()))
                     found.append(((*where, key), message))
