@@ -437,10 +437,10 @@ def _load_data_file(path: Path, name: str, span: Span, col: _Collector) -> objec
 
 
 def parse_data_text(text: str, name: str, col: _Collector) -> object:
-    from .yamlio import YamlError, yaml_load
+    from .yamlio import YamlError, load_data
 
     try:
-        return yaml_load(text, name)
+        return load_data(text, name)  # `.json` files as strict JSON, others as YAML
     except YamlError as err:
         col.diagnostics.append(err.diagnostic)
         return _FAILED

@@ -112,16 +112,52 @@ def json_load_with_positions(text: str, filename: str = "<string>") -> tuple[Any
 
 
 def load_data(text: str, filename: str = "<string>") -> Any:
-    """A `.json` file as strict JSON, anything else as YAML."""
+    """A `.json` file as strict JSON, anything else as YAML. Data is text: a JSON escape of
+    half a surrogate pair (`"\\ud800"`) is an error, as it is in YAML."""
     if filename.lower().endswith(".json"):
+        _no_lone_surrogate(text, filename)
         return json_load(text, filename)
     return yaml_load(text, filename)
 
 
 def load_data_with_positions(text: str, filename: str = "<string>") -> tuple[Any, Positions]:
     if filename.lower().endswith(".json"):
+        _no_lone_surrogate(text, filename)
         return json_load_with_positions(text, filename)
     return yaml_load_with_positions(text, filename)
+
+
+# A `\uD800`-`\uDFFF` escape, with the backslashes before it (an even run is escaped backslashes).
+_SURROGATE_ESCAPE = re.compile(r"(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _no_lone_surrogate(text: str, filename: str) -> None:
+    """Raise `YamlError` at the first surrogate escape that is not half of a pair.
+
+    JSON allows `\\ud800` alone, and Python's `json` then makes a string that is not text.
+    """
+    pending: tuple[int, int, str] | None = None  # a high surrogate: start, end, escape
+    for match in _SURROGATE_ESCAPE.finditer(text) if "\\u" in text else ():
+        if len(match.group(1)) % 2 == 0:
+            continue  # `\\ud800`: an escaped backslash, then plain letters
+        start = match.end() - 6
+        escape = text[start : match.end()]
+        if int(match.group(2), 16) < 0xDC00:  # high: the first half of a pair
+            if pending is not None:
+                break
+            pending = (start, match.end(), escape)
+        elif pending is not None and pending[1] == start:
+            pending = None  # a complete pair
+        else:
+            pending = (start, match.end(), escape)
+            break
+    if pending is None:
+        return
+    start, _, escape = pending
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    message = f"invalid JSON: `{escape}` is half of a surrogate pair, not a character"
+    raise YamlError(message, filename, line, column, "json")
 
 
 def position_of(positions: Mapping[Path, Position], path: Path) -> Position | None:
