@@ -1,7 +1,7 @@
 """Validating and preparing an activity for evaluation (SPEC §3).
 
 `prepare_activity` is on the hot path of every evaluation. A valid activity costs one call of a
-validator that fastjsonschema generated from the activity schema (built once per `Limits`), the
+compiled validator built from the activity schema (once per `Limits`), the
 derived fields (cheap when the caller already gave them normalised) and one parse per date.
 Only an activity that fails that check pays for `jsonschema`, which then collects every
 problem with its JSON path and a plain-English message.
@@ -23,7 +23,7 @@ from datetime import datetime, timezone, tzinfo
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import fastjsonschema
+import jsonschema_rs
 
 from smrules.derive import derive
 
@@ -105,8 +105,10 @@ def _validate(activity: dict[str, Any], limits: Limits) -> None:
     The calendar of dates (2026-02-30) is checked when `prepare_activity` converts them.
     """
     try:
-        _fast_validator(limits)(activity)
-    except fastjsonschema.JsonSchemaException:
+        valid = _fast_validator(limits).is_valid(activity)
+    except (ValueError, TypeError, OverflowError):  # what it cannot read is not valid either
+        valid = False
+    if not valid:
         problems = activity_problems(activity, limits)
         if problems:
             raise ActivityError(problems) from None
@@ -263,20 +265,35 @@ def _in_key_order(value: Any) -> Any:
 
 @cache
 def _fast_validator(limits: Limits) -> Any:
-    """fastjsonschema's validator for the activity schema, with `$ref`s inlined (a call per
-    sub-object costs more than its checks) and the limits as `maxItems`/`maxLength`.
+    """A compiled (Rust) validator for the activity schema, built once per `Limits`: it decides
+    a valid activity in a few microseconds, several times faster than a generated Python one.
 
+    `$ref`s are inlined, the limits become `maxItems`/`maxLength`, and the two formats become
+    the patterns of the contract (the validator's own `date-time` would demand seconds).
     `maxLength` is a quarter of `max_text_bytes`: a string that long may still be within the byte
     limit, so crossing it only sends the activity to the exact (slow) check.
     """
     schema = _inline(load_schema("activity"), load_schema("activity").get("$defs", {}))
     _add_bounds(schema, limits)
-    return fastjsonschema.compile(
-        schema,
-        formats={"date-time": DATE_TIME_PATTERN, "date": DATE_PATTERN},
-        use_default=False,  # never write defaults into the caller's activity
-        detailed_exceptions=False,
-    )
+    return jsonschema_rs.validator_for(_formats_as_patterns(schema))
+
+
+# Rust's regex has no `\Z`; its `$` (without multi-line mode) already means the very end.
+_FORMAT_PATTERNS = {
+    "date-time": DATE_TIME_PATTERN.replace("\\Z", "$"),
+    "date": DATE_PATTERN.replace("\\Z", "$"),
+}
+
+
+def _formats_as_patterns(node: Any) -> Any:
+    if isinstance(node, dict):
+        out = {k: _formats_as_patterns(v) for k, v in node.items() if k != "format"}
+        if node.get("format") in _FORMAT_PATTERNS:
+            out["pattern"] = _FORMAT_PATTERNS[node["format"]]
+        return out
+    if isinstance(node, list):
+        return [_formats_as_patterns(v) for v in node]
+    return node
 
 
 _ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "$comment", "title", "description"})
