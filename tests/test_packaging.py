@@ -139,7 +139,7 @@ def test_wheel_declares_the_console_script_and_dependencies(wheel):
     info = next(n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt"))
     assert "smrules = smrules.cli:main" in archive.read(info).decode()
     meta = archive.read(info.replace("entry_points.txt", "METADATA")).decode()
-    for dep in ("lark", "pyyaml", "jsonschema", "click", "google-re2", "fastjsonschema"):
+    for dep in ("lark", "pyyaml", "jsonschema", "click", "google-re2", "jsonschema-rs"):
         assert f"Requires-Dist: {dep}" in meta
 
 
