@@ -347,16 +347,15 @@ class _Builder:
             body.append(build(word, widths[i] or len(word)))  # type: ignore[operator]
         return [Indent(body), Hard(), self.tok("}", inner=True)]
 
-    # Item builders take (keyword, pad width) and consume the item's tokens.
+    # Item builders take (keyword, pad width) and consume the item's tokens. A comment that
+    # breaks a value continues it under its start (`Hang`).
     def _setting(self, setting: n.Setting):
         def build(word: str, width: int) -> list:
             head = [self.tok(word), _pad(word, width)]
-            if setting.name == "default":
-                out = [*head, self.tok()]
-                if setting.kinds is not None:
-                    out += [" ", self.tok("for"), " ", self.expr(setting.kinds)]
-                return out
-            return [*head, self.tok()]
+            value: list = [self.tok()]
+            if setting.name == "default" and setting.kinds is not None:
+                value += [" ", self.tok("for"), " ", self.expr(setting.kinds)]
+            return [*head, Hang(value)]
 
         return build
 
@@ -364,10 +363,10 @@ class _Builder:
         def build(word: str, width: int) -> list:
             head = [self.tok(word), _pad(word, width)]
             if meta.name != "tags":
-                return [*head, self.tok()]
+                return [*head, Hang([self.tok()])]
             opening = self.tok("[")
             tags = [self.tok() for _ in meta.value]  # type: ignore[attr-defined]
-            return [*head, self._list_doc(tags, opening)]
+            return [*head, Hang([self._list_doc(tags, opening)])]
 
         return build
 
@@ -381,12 +380,12 @@ class _Builder:
         def build(word: str, width: int) -> list:
             if effect.message is None:
                 return [self.tok(word)]
-            return [self.tok(word), _pad(word, width), self.tok()]
+            return [self.tok(word), _pad(word, width), Hang([self.tok()])]
 
         return build
 
     def _hint(self, word: str, width: int) -> list:
-        return [self.tok("hint"), _pad(word, width), self.tok()]
+        return [self.tok("hint"), _pad(word, width), Hang([self.tok()])]
 
     # -- expressions
     def expr(self, expr: n.Expr, min_prec: int = 0):
