@@ -206,20 +206,39 @@ def _bad_text(text: str) -> re.Match[str] | None:
 
 
 def _clean(value: object) -> bool:
-    """No lone surrogate in any string and only string field names (the hot path)."""
+    """No lone surrogate in any string and only string field names (the hot path).
+
+    Strings are checked where they are found rather than pushed on the stack, and exact
+    built-in types are tested first: this walk runs on every activity.
+    """
+    search = _SURROGATE.search
     stack = [value]
+    pop, push = stack.pop, stack.append
     while stack:
-        item = stack.pop()
-        if isinstance(item, str):
+        item = pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if type(key) is not str or (not key.isascii() and search(key)):
+                    if not isinstance(key, str) or search(key):
+                        return False
+                kind = type(child)
+                if kind is str:
+                    if not child.isascii() and search(child):
+                        return False
+                elif (
+                    kind is not int and kind is not bool and kind is not float and child is not None
+                ):
+                    push(child)
+        elif isinstance(item, (list, tuple)):
+            for child in item:
+                if type(child) is str:
+                    if not child.isascii() and search(child):
+                        return False
+                elif isinstance(child, (dict, list, tuple, str)):
+                    push(child)
+        elif isinstance(item, str):
             if _bad_text(item):
                 return False
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if not isinstance(key, str) or _bad_text(key):
-                    return False
-                stack.append(child)
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
     return True
 
 
