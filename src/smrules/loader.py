@@ -208,14 +208,23 @@ def _read_text(
 def _byte_span(name: str, raw: bytes, offset: int) -> Span:
     """The line and column (in characters) of byte `offset` of a file."""
     start = raw.rfind(b"\n", 0, offset) + 1
-    column = len(raw[start:offset].decode("utf-8", "replace")) + 1
+    before = raw[start:offset]
+    if start == 0 and before.startswith(b"\xef\xbb\xbf"):  # a byte order mark is no column
+        before = before[3:]
+    column = len(before.decode("utf-8", "replace")) + 1
     return Span(name, raw.count(b"\n", 0, offset) + 1, column)
 
 
 def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, its links followed, is inside `root`. A loop of links counts as inside:
+    it leads nowhere, and reading it then reports the loop."""
     try:
         path.resolve().relative_to(root.resolve())
-    except (ValueError, OSError, RuntimeError):
+    except RuntimeError:  # Python before 3.13: a loop of symbolic links
+        return True
+    except OSError as err:
+        return err.errno == errno.ELOOP
+    except ValueError:
         return False
     return True
 
@@ -505,11 +514,19 @@ _WAIVER_KEYS = {"rule", "actors", "departments", "until", "reason", "approved_by
 
 def _load_waivers(root: Path, prefix: str, col: _Collector) -> tuple[WaiverEntry, ...]:
     path = root / "waivers.yaml"
-    if not path.is_file():
+    if not os.path.lexists(path):
         col.files[str(path)] = None
         return ()
     name = _relname(prefix, "waivers.yaml")
-    read = _read_text(path, name, col, None)
+    if not _inside(path, root):  # a link to a file elsewhere: never read, as for imports
+        col.error(
+            "outside-policy",
+            f"`{name}` links outside the policy directory",
+            Span(name, 1, 1),
+            "policy files must live inside the policy directory",
+        )
+        return ()
+    read = _read_text(path, name, col, None)  # a directory, pipe or broken link is an error
     if read is None:
         return ()
     text, raw = read
