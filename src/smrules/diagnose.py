@@ -24,23 +24,15 @@ def diagnose_policy(
 ) -> tuple[list[Diagnostic], dict[str, str]]:
     """All load errors and lint warnings of the policy at `path`, sorted by file and line,
     with the text of each file (by its name in the diagnostics) to show the lines."""
-    from .checker import check_program
-    from .engine import build_policy
+    from .engine import compile_with_errors
     from .loader import load_program
 
     try:
         program = load_program(path)
     except PolicyError as err:
         return list(err.diagnostics), dict(err.sources)
-    found = list(check_program(program))
-    errors = [d for d in found if d.severity == "error"]
-    compiled = list(errors)
-    try:
-        build_policy(program, compiled)  # appends what only compiling finds
-    except PolicyError as err:
-        compiled.extend(err.diagnostics)
-    warnings = [d for d in found if d.severity != "error"]
-    warnings.extend(_lint_warnings(program, has_errors=bool(compiled)))
+    compiled, _ = compile_with_errors(program)
+    warnings = _lint_warnings(program, has_errors=bool(compiled))
     diagnostics = sorted(_dedupe([*compiled, *warnings]), key=sort_key)
     return diagnostics, _with_sources(diagnostics, program.sources, policy_root(path))
 

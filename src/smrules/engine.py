@@ -580,6 +580,16 @@ def compile_program(program: Program, checked: bool = False) -> Policy:
 
     `checked`: the program was checked before (a cache hit), so the checker is skipped.
     """
+    errors, policy = compile_with_errors(program, checked)
+    if errors or policy is None:
+        raise PolicyError(errors, program.sources)
+    return policy
+
+
+def compile_with_errors(
+    program: Program, checked: bool = False
+) -> tuple[list[Diagnostic], Policy | None]:
+    """Every load error of a parsed program (checker and compiler), and the policy if none."""
     from .checker import check_program
 
     try:
@@ -589,21 +599,15 @@ def compile_program(program: Program, checked: bool = False) -> Policy:
         policy = build_policy(program, diagnostics)
     except RecursionError:
         first = program.modules[0].file if program.modules else "<policy>"
-        raise PolicyError(
-            [
-                Diagnostic(
-                    "too-deep",
-                    "an expression is nested too deeply",
-                    Span(first, 1, 1),
-                    help="split it into several `let`s",
-                )
-            ],
-            program.sources,
-        ) from None
+        too_deep = Diagnostic(
+            "too-deep",
+            "an expression is nested too deeply",
+            Span(first, 1, 1),
+            help="split it into several `let`s",
+        )
+        return [too_deep], None
     errors = _dedupe(diagnostics)
-    if errors or policy is None:
-        raise PolicyError(errors, program.sources)
-    return policy
+    return errors, (policy if not errors else None)
 
 
 def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
