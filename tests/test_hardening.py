@@ -383,6 +383,35 @@ def test_a_pattern_from_the_activity_that_re2_refuses_fails_only_its_rule(make_p
     assert decision.decision == "deny"  # on_error deny by default: fail closed
 
 
+# Repeated units that stress the engine's own Python patterns (links, hashtags, mentions,
+# words, normalisation): every one must cost time linear in the length of the text.
+ADVERSARIAL = {
+    "mentions": "@a.",
+    "dotted words": "a.",
+    "www hosts": "www.",
+    "schemes": "http://",
+    "bare hosts": "/ab.cc",
+    "hashtags": "#a",
+    "apostrophes": "a'",
+    "digit groups": "1-",
+    "full width": "\uff46",
+    "combining marks": "a\u0301",
+    "invisible joiners": "a\u200d",
+}
+
+
+@pytest.mark.parametrize("unit", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
+def test_the_default_policy_takes_linear_time_on_adversarial_text(default_policy, unit):
+    def run(n: int) -> None:
+        text = (unit * (n // len(unit) + 1))[:n]
+        activity = post(text, audience="public", account={"type": "personal"})
+        default_policy.evaluate(activity, now=NOW).to_json()
+
+    small = elapsed(lambda: run(20_000), repeat=3)
+    large = elapsed(lambda: run(80_000), repeat=3)
+    assert large < 7 * small + 0.05  # linear: about 4; quadratic would be 16
+
+
 # -- lone surrogates --------------------------------------------------------------------------
 
 
