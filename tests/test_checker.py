@@ -136,3 +136,31 @@ def test_module_import_names(make_policy):
         **{"shared.smr": 'let kinds = ["post"]\n'},
     )
     assert found[0][0] == "unknown-name" and "did you mean `kinds`" in found[0][1]
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("d.list[5]", "`d.list[5]` does not exist in the data file: the list has 1 item"),
+        ("d.list.x", "`d.list.x` does not exist in the data file: `d.list` is a list, not a map"),
+        ("d.map.k.deeper", "`d.map.k` is a number, not a map"),
+        ('d.map["zz"]', '`d.map["zz"]` does not exist in the data file'),
+        ("d.name[0]", "`d.name` is a string"),
+    ],
+)
+def test_missing_data_paths_through_lists_and_scalars(make_policy, expr, message):
+    found = errors_of(
+        make_policy,
+        f'import "d.yaml" as d\nlet v = {expr}\n',
+        **{"d.yaml": "list: [a]\nmap: {k: 3}\nname: x\n"},
+    )
+    assert found[0][0] == "unknown-data-path"
+    assert message in found[0][1]
+
+
+def test_existing_data_paths_load(make_policy):
+    policy = make_policy(
+        'import "d.yaml" as d\nrule r { when d.list[0] == "a" and d.map["k"] == 3 warn "x" }\n',
+        **{"d.yaml": "list: [a]\nmap: {k: 3}\n"},
+    )
+    assert policy.evaluate({"kind": "post", "actor": {"id": "a"}}).decision == "warn"

@@ -8,6 +8,7 @@ reports unknown names, unknown fields ("did you mean"), and type errors it can p
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -270,6 +271,15 @@ class Typer:
         return self.field_of(obj, expr.name, expr.span, expr)
 
     def field_of(self, obj: t.Type, name: str, span: Span, expr: n.Expr) -> t.Type:
+        if obj.data and obj.kind not in ("object", "map", "any"):
+            self.error(
+                "unknown-data-path",
+                f"`{_describe(expr)}` does not exist in the data file: "
+                f"`{_describe(_parent(expr))}` is a {obj.kind}, not a map",
+                span,
+                "check the path against the imported file",
+            )
+            return t.NULL
         if obj.kind in ("object", "map") and obj.fields is not None:
             if name in obj.fields:
                 return obj.fields[name]
@@ -297,7 +307,35 @@ class Typer:
         obj = self.infer(expr.obj, env)
         idx = self.infer(expr.index, env)
         if obj.kind == "list":
+            index = expr.index
+            if (
+                obj.data
+                and obj.size is not None
+                and isinstance(index, n.Literal)
+                and (type(index.value) is int)
+            ):
+                if not 0 <= index.value < obj.size:
+                    self.error(
+                        "unknown-data-path",
+                        f"`{_describe(expr)}` does not exist in the data file: the list "
+                        f"has {obj.size} item{'s' if obj.size != 1 else ''}",
+                        index.span,
+                        "list items are numbered from 0",
+                    )
+                    return t.NULL
             return obj.item or t.ANY
+        if (
+            obj.data
+            and obj.kind not in ("object", "map", "any")
+            and isinstance(expr.index, n.Literal)
+        ):
+            self.error(
+                "unknown-data-path",
+                f"`{_describe(expr)}` does not exist in the data file: "
+                f"`{_describe(expr.obj)}` is a {obj.kind}",
+                expr.index.span,
+            )
+            return t.NULL
         if (
             obj.kind in ("object", "map")
             and isinstance(expr.index, n.Literal)
@@ -465,6 +503,10 @@ class Typer:
         return t.list_of(item)
 
 
+def _parent(expr: n.Expr) -> n.Expr:
+    return expr.obj if isinstance(expr, (n.Field, n.Index)) else expr
+
+
 def _describe(expr: n.Expr) -> str:
     parts: list[str] = []
     node = expr
@@ -474,13 +516,14 @@ def _describe(expr: n.Expr) -> str:
             node = node.obj
         elif isinstance(node, n.Index):
             idx = node.index
-            parts.append(str(idx.value) if isinstance(idx, n.Literal) else "[...]")
+            literal = isinstance(idx, n.Literal)
+            parts.append(f"[{json.dumps(idx.value)}]" if literal else "[...]")
             node = node.obj
         else:
             if isinstance(node, n.Name):
                 parts.append(node.name)
             break
-    return ".".join(reversed(parts))
+    return ".".join(reversed(parts)).replace(".[", "[")
 
 
 def check_expressions(program: Program, ctx: Context) -> Iterator[Diagnostic]:

@@ -18,6 +18,7 @@ class Type:
     closed: bool = False  # object: unknown fields are errors
     enum: tuple[object, ...] | None = field(default=None, compare=False, hash=False)
     data: bool = False  # comes from a data file: a missing path is a load error
+    size: int | None = None  # a data file's list: how many items it has
 
     def __str__(self) -> str:
         if self.kind == "list" and self.item is not None and self.item.kind != "any":
@@ -55,7 +56,22 @@ def join(types: list[Type]) -> Type:
 
 
 def of_value(value: object, data: bool = False) -> Type:
-    """The type of a known value (a literal or data-file content)."""
+    """The type of a known value (a literal or data-file content).
+
+    With `data`, the type remembers that it comes from a data file (with a list's length and a
+    map's keys), so a path into it that does not exist is a load error (SPEC §2.3).
+    """
+    if isinstance(value, (list, tuple)):
+        item = join([of_value(v, data) for v in value]) if value else ANY
+        return Type("list", item, data=data, size=len(value) if data else None)
+    if isinstance(value, dict):
+        fields = {str(k): of_value(v, data) for k, v in value.items()}
+        return Type("map", fields=fields, closed=data, data=data)
+    scalar = _scalar_type(value)
+    return Type(scalar.kind, data=True) if data and scalar.kind != "any" else scalar
+
+
+def _scalar_type(value: object) -> Type:
     if value is None:
         return NULL
     if isinstance(value, bool):
@@ -68,15 +84,6 @@ def of_value(value: object, data: bool = False) -> Type:
         return INSTANT
     if isinstance(value, dt.date):
         return DATE
-    if isinstance(value, (list, tuple)):
-        return list_of(join([of_value(v, data) for v in value]) if value else ANY)
-    if isinstance(value, dict):
-        return Type(
-            "map",
-            fields={str(k): of_value(v, data) for k, v in value.items()},
-            closed=data,
-            data=data,
-        )
     return ANY
 
 
