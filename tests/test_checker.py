@@ -83,6 +83,8 @@ def test_syntax_error_has_caret_and_expectation(make_policy):
         ('rule r { when "x" mentions "a*" deny "x" }', "bad-phrase", "a*"),
         ("let x = 0 < 1 < 2", "syntax", "comparisons cannot be chained"),
         ("let x = 3abc", "syntax", "invalid number or date `3abc`"),
+        ("let x = 2026-12-15abc", "syntax", "invalid number or date `2026-12-15abc`"),
+        ("let x = 2026-12-15T08", "syntax", "invalid number or date `2026-12-15T08`"),
         ('let x = content.text matches "(a"', "bad-regex", "invalid regex `(a`"),
     ],
 )
