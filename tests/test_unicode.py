@@ -159,3 +159,12 @@ def test_a_cyrillic_phrase_mentions_only_cyrillic_text(make_policy):
     policy = make_policy('rule r { when content.text mentions "\u0430cme" warn "x" }')
     assert fired(policy, "\u0410CME news") == {"r"}  # Cyrillic А, folded to а
     assert fired(policy, "ACME news") == set()
+
+
+def test_the_documented_mixed_script_pattern_flags_look_alikes(make_policy):
+    policy = make_policy(
+        "rule r { when content.text matches /\\p{Latin}\\p{Cyrillic}|\\p{Cyrillic}\\p{Latin}/\n"
+        '         warn "mixed scripts" }'
+    )
+    assert fired(policy, "Visit \u0430cme.com") == {"r"}
+    assert fired(policy, "Visit acme.com, or \u043f\u0440\u0438\u0432\u0435\u0442 mir") == set()

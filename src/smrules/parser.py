@@ -95,6 +95,9 @@ def _parse(text: str, start: str):
     return _lark().parse(text, start=start)
 
 
+MAX_INTEGER_DIGITS = 4300  # Python's default bound on converting digits to an int
+
+
 class ParseFailed(Exception):
     """Raised by `parse_module` with every diagnostic found in one file."""
 
@@ -588,16 +591,17 @@ class _Builder(Transformer):
 
     def number(self, meta, children):
         text = str(children[0].value)
-        try:
-            value: object = float(text) if "." in text else int(text)
-        except ValueError:  # beyond Python's limit on the digits of an int (4300)
-            value = math.inf
+        value: object = math.inf
+        # More digits than Python converts by default (4,300), or a decimal beyond a float.
+        if len(text.lstrip("-").partition(".")[0]) <= MAX_INTEGER_DIGITS:
+            value = float(text) if "." in text else int(text)
         if value in (math.inf, -math.inf):
             self._error(
                 "bad-literal",
                 "number is too large",
                 self._span(meta),
-                "numbers must be finite and have at most 4,000 digits",
+                f"numbers have at most {MAX_INTEGER_DIGITS:,} digits before the decimal point,"
+                " and decimals stay below 1.8e308",
             )
         return n.Literal(value, self._span(meta))
 
