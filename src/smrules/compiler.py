@@ -51,6 +51,7 @@ class Env:
     before: int | None = None  # inside a `let`: only names declared before it
     evidence: bool = False  # inside a `when`, not under `not`
     pii_kinds: frozenset[str] | None = None  # the kinds a `pii()` here is tested for
+    group_tag: object = None  # the rule's index guard: its patterns scan only for its activities
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +202,7 @@ class ExprCompiler:
 
     def pattern_group(self, subject: n.Expr, env: Env) -> PatternGroup:
         """The fused-scan group for constant patterns searching this subject."""
-        signature = self.signature(subject, env)
+        signature = (env.group_tag, self.signature(subject, env))
         group = self.pattern_groups.get(signature)
         if group is None:
             group = self.pattern_groups[signature] = PatternGroup()

@@ -191,7 +191,10 @@ class Policy:
         settings: Settings,
         rules: tuple[CompiledRule, ...],
         compiler: ExprCompiler,
+        guards: list | None = None,
     ) -> None:
+        from .guards import GuardIndex
+
         self.program = program
         self.settings = settings
         self.rules_compiled = rules
@@ -203,7 +206,7 @@ class Policy:
         self.ref = PolicyRef(settings.name, settings.version, program.digest)
         self.rules: tuple[RuleInfo, ...] = tuple(r.info for r in rules)
         self._tz = settings.tz
-        self._index = _guard_index(compiler, rules)
+        self._index = GuardIndex(guards) if guards is not None else None
         self._tests = tuple((rule.test, rule) for rule in rules)  # the hot loop's view
 
     def __repr__(self) -> str:
@@ -417,15 +420,18 @@ class Policy:
         )
 
 
-def _guard_index(compiler: ExprCompiler, rules: tuple[CompiledRule, ...]):
-    from .guards import MIN_RULES, GuardIndex, rule_guard
+def _rule_guards(compiler: ExprCompiler, program: Program) -> dict[int, object] | None:
+    """Each rule's index guard (by id of its node), when the policy is large and guarded
+    enough for the rule index to pay; None otherwise."""
+    from .guards import MIN_RULES, rule_guard
 
-    if len(rules) < MIN_RULES:
+    decls = [d for m in program.modules for d in m.declarations if isinstance(d, n.Rule)]
+    if len(decls) < MIN_RULES:
         return None
-    guards = [rule_guard(compiler, r.node, Env(compiler.scopes[r.node.span.file])) for r in rules]
-    if sum(g is not None for g in guards) < len(rules) // 2:
+    guards = {id(d): rule_guard(compiler, d, Env(compiler.scopes[d.span.file])) for d in decls}
+    if sum(g is not None for g in guards.values()) < len(decls) // 2:
         return None
-    return GuardIndex(guards)
+    return guards
 
 
 def default_finding() -> Finding:
@@ -457,6 +463,7 @@ def build_policy(program: Program, diagnostics: list[Diagnostic]) -> Policy | No
     rules: list[CompiledRule] = []
     waivers_by_rule = _waivers(program, settings, diagnostics)
     seen: dict[str, n.Rule] = {}
+    guards = _rule_guards(compiler, program)
     for module in program.modules:
         scope = scopes[module.file]
         for decl in module.declarations:
@@ -469,8 +476,11 @@ def build_policy(program: Program, diagnostics: list[Diagnostic]) -> Policy | No
                 continue
             duplicate = decl.id in seen  # the checker reports it; its body is still checked
             seen.setdefault(decl.id, decl)
+            # With a rule index, a rule's patterns scan in a group of their own guard, so an
+            # activity scans only the patterns of rules it can reach.
+            tag = guards.get(id(decl)) if guards is not None else None
             compiled = _compile_rule(
-                compiler, decl, scope, waivers_by_rule.get(decl.id, ()), diagnostics
+                compiler, decl, scope, waivers_by_rule.get(decl.id, ()), diagnostics, tag
             )
             if compiled is not None and not duplicate:
                 rules.append(compiled)
@@ -478,11 +488,12 @@ def build_policy(program: Program, diagnostics: list[Diagnostic]) -> Policy | No
     compiler.finalize()
     if any(d.severity == "error" for d in diagnostics):
         return None
-    return Policy(program, settings, tuple(rules), compiler)
+    rule_guards = [guards.get(id(r.node)) for r in rules] if guards is not None else None
+    return Policy(program, settings, tuple(rules), compiler, rule_guards)
 
 
 def _compile_rule(
-    compiler: ExprCompiler, rule: n.Rule, scope, waivers, diagnostics
+    compiler: ExprCompiler, rule: n.Rule, scope, waivers, diagnostics, group_tag: object = None
 ) -> CompiledRule | None:
     whens: list[Fn] = []
     unlesses: list[Fn] = []
@@ -490,7 +501,8 @@ def _compile_rule(
     for target, exprs, evidence in ((whens, rule.whens, True), (unlesses, rule.unlesses, False)):
         for expr in exprs:
             try:
-                target.append(compiler.compile(expr, Env(scope, evidence=evidence)))
+                env = Env(scope, evidence=evidence, group_tag=group_tag)
+                target.append(compiler.compile(expr, env))
             except CompileFailed as failed:
                 diagnostics.append(failed.diagnostic)
                 ok = False

@@ -27,6 +27,9 @@ class Span:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 
+    def __reduce__(self):  # a constructor call: cheap to unpickle, and every node has a span
+        return (Span, (self.file, self.line, self.column, self.end_line, self.end_column))
+
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
