@@ -43,7 +43,11 @@ def fuzz(examples: int) -> settings:
         deadline=None,
         derandomize=not scale,
         database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
     )
 
 
@@ -391,3 +395,69 @@ def test_the_caller_activity_is_never_modified(default_policy):
     before = json.dumps(activity, sort_keys=True)
     default_policy.evaluate(activity, now=NOW)
     assert json.dumps(activity, sort_keys=True) == before
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset, range)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return repr(value)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(_jsonable(value), allow_nan=True)  # NaN: not JSON, an error to report
+
+
+file_contents = st.one_of(
+    st.binary(max_size=200),
+    st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    any_activity.map(lambda a: _dumps(a).encode()),
+    st.lists(any_activity, max_size=4).map(lambda xs: _dumps(xs).encode()),
+    st.lists(any_activity, max_size=4).map(
+        lambda xs: "".join(_dumps(x) + "\n" for x in xs).encode()
+    ),
+    st.sampled_from(
+        [
+            b'kind: post\nactor: {id: e1}\ncontent: {text: "\\ud800"}\n',
+            b"kind: post\nactor: &a {id: e1}\naccount: *a\n",
+            b"- kind: post\n  actor: {id: e1}\n- 3\n- [1, 2]\n",
+            b"kind: post\nkind: post\n",
+            b"!!python/object/apply:os.system ['true']\n",
+            b'\xef\xbb\xbf{"kind": "post", "actor": {"id": "e1"}}',
+            b'{"kind": "post", "actor": {"id": "e1"}, "x": NaN}',
+            b"[" * 5000 + b"]" * 5000,
+            b"---\nkind: post\n---\nkind: post\n",
+        ]
+    ),
+)
+
+
+@fuzz(40)
+@given(content=file_contents, suffix=st.sampled_from([".json", ".yaml", ".yml", ".jsonl", ".txt"]))
+def test_smrules_check_never_fails_internally(tmp_path_factory, content, suffix):
+    from click.testing import CliRunner
+
+    from smrules.cli import main
+
+    root = tmp_path_factory.mktemp("cli")
+    (root / "main.smr").write_text(EXERCISE, encoding="utf-8")
+    target = root / f"activity{suffix}"
+    target.write_bytes(content)
+    result = CliRunner().invoke(
+        main,
+        ["check", "--policy", str(root), "--now", "2026-11-16T09:00:00Z", "-o", "jsonl",
+         str(target)],
+    )  # fmt: skip
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code in (0, 1, 3), result.output
+    assert "internal error" not in result.stderr
+    assert "Traceback" not in result.output
+    for line in result.stdout.splitlines():
+        record = json.loads(line)
+        assert "decision" in record or record["problems"] or record["error"]

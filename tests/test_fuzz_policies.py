@@ -338,3 +338,29 @@ def test_many_rules_and_large_phrase_lists_load(make_policy):
     )
     assert decision.decision == "deny"
     assert len(decision.findings) == 2001
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+@fuzz(30)
+@given(text=mutated_source(SPEC_TEXT))
+def test_lint_and_check_never_fail_internally_on_mutated_sources(spec_copy, text):
+    from click.testing import CliRunner
+
+    from smrules.cli import main
+
+    target = spec_copy / "baseline.smr"
+    try:
+        _write(target, text)
+        for args, codes in [
+            (["lint", str(spec_copy)], (0, 1, 3)),
+            (["check", "--policy", str(spec_copy), "--text", "Our Q3 revenue"], (0, 1, 3)),
+        ]:
+            result = CliRunner().invoke(main, args)
+            assert result.exception is None or isinstance(result.exception, SystemExit), args
+            assert result.exit_code in codes, result.output
+            assert "internal error" not in result.output
+            assert "Traceback" not in result.output
+    finally:
+        target.write_text(SPEC_TEXT, encoding="utf-8")

@@ -33,6 +33,9 @@ MAX_ALIAS_NODES = 100_000  # nodes that alias expansion may add to one document
 MAX_DEPTH = 200  # nesting of collections
 
 _EventSource = getattr(yaml, "CBaseLoader", None) or yaml.BaseLoader
+# What YAML 1.2 does not allow in a document (its `c-printable` set, inverted); lone surrogates
+# included.
+_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class YamlError(SmrulesError, ValueError):
@@ -262,6 +265,11 @@ class _Builder:
         return YamlError(message, self.filename, mark.line + 1, mark.column + 1)
 
     def bad_character(self, text: str, index: int) -> YamlError:
+        # libyaml reports a byte offset, PyYAML's reader a character index: find the character.
+        found = _NOT_PRINTABLE.search(text)
+        if found is None:
+            return self.error("invalid YAML: a character that YAML does not allow")
+        index = found.start()
         line = text.count("\n", 0, index) + 1
         column = index - (text.rfind("\n", 0, index) + 1) + 1
         message = f"invalid YAML: character U+{ord(text[index]):04X} is not allowed"
