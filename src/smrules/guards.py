@@ -10,7 +10,7 @@ visits only the unguarded rules and those filed under its own values, in file or
 from __future__ import annotations
 
 from collections.abc import Sequence
-from heapq import merge
+from itertools import chain
 
 from . import nodes as n
 from .compiler import Env, ExprCompiler
@@ -77,4 +77,4 @@ class GuardIndex:
                     found.append(hit)
         if len(found) == 1:
             return found[0]
-        return list(merge(*found))
+        return sorted(chain.from_iterable(found))  # a rule sits under one guard: no duplicates
