@@ -415,7 +415,11 @@ def compile_pii(comp: ExprCompiler, expr: n.Call, env: Env, _kinds: object) -> F
             skip = ignore_list(ignore(c))
         except EvalError as err:
             raise _at(err, span) from None
-        found = pii(s, skip)
+        key = ("pii", s, skip)  # several rules often test the same text
+        found = c.cache.get(key)
+        if found is None:
+            found = c.cache[key] = pii(s, skip)
+        found = list(found)  # type: ignore[arg-type]
         if found and want_evidence and c.evidence is not None:
             matches = find_pii(s, kinds, skip)
             _add_spans(c, _where(path, c), s, [(m.start, m.end) for m in matches])
