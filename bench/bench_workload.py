@@ -22,7 +22,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def shared_bench_dir(explicit: str | None) -> Path:
-    candidates = [explicit, os.environ.get("SMRULES_BENCH"), HERE.parent.parent / "shared" / "bench"]
+    candidates = [
+        explicit,
+        os.environ.get("SMRULES_BENCH"),
+        HERE.parent.parent / "shared" / "bench",
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "baseline.py").is_file():
             return Path(candidate).resolve()
@@ -87,13 +91,19 @@ def main() -> None:
             figures[name]["per_s"].append(per_second(engines[name]))
     med = {n: {k: statistics.median(v) for k, v in f.items()} for n, f in figures.items()}
     s, b = med["smrules"], med["baseline"]
-    print(f"N={args.n} seed={args.seed} rounds={args.rounds} python={platform.python_version()} "
-          f"cpu={platform.processor() or platform.machine()}")
+    print(
+        f"N={args.n} seed={args.seed} rounds={args.rounds} python={platform.python_version()} "
+        f"cpu={platform.processor() or platform.machine()}"
+    )
     print(f"mismatches {len(mismatches)}/{args.n} {mismatches[:5]}; compile {compile_ms:.1f} ms")
-    print(f"baseline: median {b['median_us']:.1f} us, p99 {b['p99_us']:.1f} us, "
-          f"{b['per_s']:.0f} decisions/s")
-    print(f"smrules:  median {s['median_us']:.1f} us, p99 {s['p99_us']:.1f} us, "
-          f"{s['per_s']:.0f} decisions/s")
+    print(
+        f"baseline: median {b['median_us']:.1f} us, p99 {b['p99_us']:.1f} us, "
+        f"{b['per_s']:.0f} decisions/s"
+    )
+    print(
+        f"smrules:  median {s['median_us']:.1f} us, p99 {s['p99_us']:.1f} us, "
+        f"{s['per_s']:.0f} decisions/s"
+    )
     print(f"median per decision: smrules/baseline = {s['median_us'] / b['median_us']:.2f}")
     print(f"throughput: smrules/baseline = {s['per_s'] / b['per_s']:.2f}")
     if mismatches:
