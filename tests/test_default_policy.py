@@ -304,3 +304,15 @@ def test_a_waiver_is_reported_with_its_reason(policy):
     waived = finding.to_dict()["waived"]
     assert waived["approved_by"] and waived["reason"]
     assert str(waived["until"]) == "2027-01-31"
+
+
+def test_bundled_policy_tests_pass_with_full_coverage_from_the_command_line():
+    """What CI runs for the bundled policy: every case passes and every rule is fired."""
+    from click.testing import CliRunner
+
+    from smrules.cli import main
+
+    result = CliRunner().invoke(main, ["test", str(POLICY), "--coverage", "--min-coverage", "100"])
+    assert result.exit_code == 0, result.output
+    assert "rule coverage: 100.0%" in result.output
+    assert " 0 failed" in result.output
