@@ -169,7 +169,11 @@ def test_aliases_within_the_budget_are_fresh_copies():
 
 
 def test_deep_nesting_is_an_error_not_a_crash():
-    assert "nested more than" in load_error("[" * 50_000 + "]" * 50_000).message
+    # Newer PyYAML releases refuse very deep documents in their own parser first; either way
+    # it is a located YAML error, never a crash.
+    huge = load_error("[" * 50_000 + "]" * 50_000).message
+    assert "nested more than" in huge or "exceeded maximum nesting depth" in huge
+    assert "nested more than" in load_error("[" * 300 + "]" * 300).message
     assert (
         "nested more than"
         in load_error(
