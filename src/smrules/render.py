@@ -65,7 +65,7 @@ def render_decision(
     for error in decision.errors:
         where = f" ({error.file}:{error.line}:{error.column})" if error.file else ""
         tag = paint("error".ljust(6), color, fg="magenta", bold=True)
-        lines.append(f"{INDENT}{tag} {error.rule}  rule failed: {error.message}{where}")
+        lines.append(f"{INDENT}{tag} {error.rule}  rule failed: {safe_text(error.message)}{where}")
     return "\n".join(lines)
 
 
@@ -82,11 +82,11 @@ def _finding_lines(finding: Finding, activity: object, color: bool) -> list[str]
     styled_tag = paint(tag.ljust(6), color, fg=DECISION_COLORS.get(tag, "cyan"), bold=True)
     heading = f"{INDENT}{styled_tag} {paint(finding.rule, color, bold=True)}"
     if finding.title:
-        heading += f"  {finding.title}"
+        heading += f"  {safe_text(finding.title)}"
     lines = [heading]
     pad = INDENT + " " * 7
     if finding.message:
-        lines.append(pad + finding.message)
+        lines.append(pad + safe_text(finding.message))
     rows: list[tuple[str, str]] = []
     if finding.audit and finding.waived is None:
         rows.append(("audit", f"would {finding.effect}; audit rules never change the decision"))
@@ -95,9 +95,9 @@ def _finding_lines(finding: Finding, activity: object, color: bool) -> list[str]
         rows.append(
             ("waived", f"{finding.effect} waived until {w.until.isoformat()} by {w.approved_by}")
         )
-        rows.append(("reason", w.reason))
+        rows.append(("reason", safe_text(w.reason)))
     if finding.hint:
-        rows.append(("hint", finding.hint))
+        rows.append(("hint", safe_text(finding.hint)))
     meta = [
         f"{key} {value}" if key != "risk" else str(value)
         for key, value in (
@@ -162,6 +162,22 @@ def _string_at(activity: object, path: str) -> str | None:
         else:
             return None
     return value if isinstance(value, str) else None
+
+
+def safe_text(text: str) -> str:
+    """Text from a policy or an activity made safe for a terminal: control characters other
+    than newline and tab (an escape sequence could clear the screen or retitle the window)
+    are shown as `\\xNN` / `\\u0085` escapes instead of being sent."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch in "\n\t" or unicodedata.category(ch) != "Cc":
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
 
 
 def _one_line(text: str) -> str:

@@ -329,10 +329,12 @@ def format_path(path: Sequence[PathPart]) -> str:
 
 def _read_text(path: Path, name: str) -> tuple[str | None, str | None]:
     """(text, None) or (None, why it cannot be read)."""
+    from .loader import read_file_bytes  # refuses pipes and devices instead of hanging on them
+
     try:
-        if path.stat().st_size > MAX_TEST_FILE_BYTES:
+        raw = read_file_bytes(path, MAX_TEST_FILE_BYTES)
+        if len(raw) > MAX_TEST_FILE_BYTES:
             return None, f"`{name}` is larger than {MAX_TEST_FILE_BYTES} bytes"
-        raw = path.read_bytes()
     except IsADirectoryError:
         return None, f"`{name}` is a directory, not a file"
     except OSError as err:

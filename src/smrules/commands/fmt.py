@@ -145,7 +145,12 @@ def _format(name: str, read: object) -> _Outcome:
 
 def _read_text(name: str, read: object) -> str | None:
     try:
-        raw = read() if callable(read) else Path(str(read)).read_bytes()
+        if callable(read):
+            raw = read()
+        else:
+            from ..loader import read_file_bytes  # a pipe named x.smr is an error, not a hang
+
+            raw = read_file_bytes(Path(str(read)), MAX_BYTES)
     except FileNotFoundError:
         _error(name, "not-found", "no such file or directory")
         return None
