@@ -255,3 +255,16 @@ def test_explain_names_deciding_condition_and_values(make_policy):
         "unless",
         'not fired: `unless actor.department == "legal"` held',
     )
+
+
+def test_limits_can_be_set_per_evaluation(make_policy):
+    from smrules.activity import Limits
+
+    policy = make_policy('rule r { warn "x" }')
+    act = {**ACT, "content": {"text": "x" * 200}}
+    assert policy.evaluate(act, now=NOW).decision == "warn"
+    with pytest.raises(smrules.ActivityError) as err:
+        policy.evaluate(act, now=NOW, limits=Limits(max_text_bytes=100))
+    assert err.value.problems[0].path == "content.text"
+    (result,) = policy.evaluate_many([act], now=NOW, limits=Limits(max_text_bytes=100))
+    assert isinstance(result, smrules.ActivityError)

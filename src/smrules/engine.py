@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import nodes as n
 from .compiler import CompileFailed, Env, ExprCompiler, Fn
@@ -20,6 +20,9 @@ from .runtime import Ctx
 from .scope import build_scopes
 from .settings import Settings, resolve_settings
 from .values import EvalError, date_start, type_name
+
+if TYPE_CHECKING:
+    from .activity import Limits
 
 DEFAULT_MESSAGE = "No rule allows this activity"
 
@@ -215,17 +218,29 @@ class Policy:
         )
 
     # ------------------------------------------------------------ evaluation
-    def prepare(self, activity: object, now: dt.datetime | None = None) -> dict:
-        """Validate an activity and fill its derived fields (raises ActivityError)."""
-        from .activity import prepare_activity
+    def prepare(
+        self, activity: object, now: dt.datetime | None = None, limits: Limits | None = None
+    ) -> dict:
+        """Validate an activity and fill its derived fields (raises ActivityError).
+
+        `limits` (a `smrules.activity.Limits`) bounds text size, nesting and list lengths;
+        the default is 1 MiB per string, depth 32 and 10,000 items per list.
+        """
+        from .activity import DEFAULT_LIMITS, prepare_activity
 
         if now is not None and (not isinstance(now, dt.datetime) or now.tzinfo is None):
             raise TypeError("`now` must be a timezone-aware datetime")
-        return prepare_activity(activity, now, tz=self._tz)
+        return prepare_activity(activity, now, tz=self._tz, limits=limits or DEFAULT_LIMITS)
 
-    def evaluate(self, activity: Mapping[str, object], now: dt.datetime | None = None) -> Decision:
-        """Decide one activity. Raises `ActivityError` when it is invalid."""
-        act = self.prepare(activity, now)
+    def evaluate(
+        self,
+        activity: Mapping[str, object],
+        now: dt.datetime | None = None,
+        *,
+        limits: Limits | None = None,
+    ) -> Decision:
+        """Decide one activity. Raises `ActivityError` when it is invalid or over `limits`."""
+        act = self.prepare(activity, now, limits)
         return self._decide(act)
 
     def explain(self, activity: Mapping[str, object], now: dt.datetime | None = None):
@@ -264,13 +279,15 @@ class Policy:
         activities: Iterable[object],
         now: dt.datetime | None = None,
         errors: Literal["yield", "raise"] = "yield",
+        *,
+        limits: Limits | None = None,
     ) -> Iterator[Decision | ActivityError]:
         """Decide activities lazily, in input order; invalid ones yield an `ActivityError`."""
         if errors not in ("yield", "raise"):
             raise ValueError("errors must be 'yield' or 'raise'")
         for index, activity in enumerate(activities):
             try:
-                act = self.prepare(activity, now)
+                act = self.prepare(activity, now, limits)
             except ActivityError as err:
                 located = err.with_index(index)
                 if errors == "raise":
