@@ -47,7 +47,7 @@ KINDS = (
 )
 ACCOUNT_TYPES = ("corporate", "personal", "brand", "executive", "employee_advocacy", "pseudonymous")
 TEXT_LABEL = "--text"
-CHUNK = 64  # activities per task in --jobs mode
+CHUNK = 256  # activities per task in --jobs mode
 PROGRESS_AFTER = 0.5  # seconds before a progress line appears
 FLUSH_EVERY = 0.2  # seconds between flushes of a large batch's output
 FLUSH_SIZE = 1 << 16  # characters of output held at most before writing
