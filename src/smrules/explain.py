@@ -140,6 +140,24 @@ def _run_rule(rule: CompiledRule, c: Ctx) -> object:
     return _no_recursion(rule, lambda ctx: run_rule(rule, ctx), c)
 
 
+def _failed(rule, err: EvalError, sources: Mapping[str, str]) -> RuleTrace:
+    """The trace of a rule that failed at run time, at the failing expression."""
+    span = err.span or rule.node.span
+    info = rule.info
+    return RuleTrace(
+        info.id,
+        info.effect,
+        info.mode,
+        "error",
+        None,
+        None,
+        source_text(sources, span),
+        span,
+        (),
+        err.message,
+    )
+
+
 def explain(
     policy: Policy, activity: Mapping[str, object], now: dt.datetime | None = None
 ) -> Explanation:
@@ -175,42 +193,14 @@ def explain(
         try:
             outcome = _run_rule(rule, c)
         except EvalError as err:
-            span = err.span or rule.node.span
-            traces.append(
-                RuleTrace(
-                    info.id,
-                    info.effect,
-                    info.mode,
-                    "error",
-                    None,
-                    None,
-                    source_text(sources, span),
-                    span,
-                    (),
-                    err.message,
-                )
-            )
+            traces.append(_failed(rule, err, sources))
             continue
         if outcome.status == "fired":
             try:  # a message that fails to render fails the rule (SPEC §2.7)
                 _no_recursion(rule, rule.message, c)
                 _no_recursion(rule, rule.hint, c)
             except EvalError as err:
-                span = err.span or rule.node.span
-                traces.append(
-                    RuleTrace(
-                        info.id,
-                        info.effect,
-                        info.mode,
-                        "error",
-                        None,
-                        None,
-                        source_text(sources, span),
-                        span,
-                        (),
-                        err.message,
-                    )
-                )
+                traces.append(_failed(rule, err, sources))
                 continue
             values: list[SeenValue] = []
             for when in rule.node.whens:

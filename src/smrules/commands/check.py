@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
+from ..settings import KINDS
 from ._common import (
     EXIT_FAILED,
     EXIT_INVALID,
@@ -32,19 +33,6 @@ if TYPE_CHECKING:
     from ..engine import Policy
     from ..inputs import ActivityInput, InputError
 
-KINDS = (
-    "post",
-    "comment",
-    "reply",
-    "share",
-    "message",
-    "livestream",
-    "review",
-    "job_ad",
-    "profile_update",
-    "tool_request",
-    "account_connection",
-)
 ACCOUNT_TYPES = ("corporate", "personal", "brand", "executive", "employee_advocacy", "pseudonymous")
 TEXT_LABEL = "--text"
 CHUNK = 256  # activities per task in --jobs mode
