@@ -46,7 +46,7 @@ class PatternGroup:
         self._sets = None
         return len(self.sources) - 1
 
-    def finalize(self) -> None:
+    def finalize(self) -> list[tuple[object, int]]:
         sets = []
         for offset in range(0, len(self.sources), CHUNK):
             chunk = re2.Set.SearchSet(_set_options())
@@ -55,6 +55,7 @@ class PatternGroup:
             chunk.Compile()
             sets.append((chunk, offset))
         self._sets = sets
+        return sets
 
     def scan(self, c: Ctx, s: str) -> frozenset[int]:
         """Indices of the group's patterns found in `s`, once per string per evaluation."""
@@ -66,11 +67,14 @@ class PatternGroup:
         return hit  # type: ignore[return-value]
 
     def _scan(self, s: str) -> frozenset[int]:
-        if len(s) > FUSED_MAX_CHARS or self._sets is None:
+        if len(s) > FUSED_MAX_CHARS:
             return frozenset(i for i, p in enumerate(self.compiled) if p.search(s) is not None)
+        sets = self._sets
+        if sets is None:  # a pattern was added since (an expression compiled later): rebuild
+            sets = self.finalize()
         data = s.encode("utf-8")
         found: list[int] = []
-        for chunk, offset in self._sets:
+        for chunk, offset in sets:
             matched = chunk.Match(data)
             if matched:
                 found.extend(offset + i for i in matched)
