@@ -382,7 +382,7 @@ class ExprCompiler:
         info = self.path_info(expr, env)
         if info is not None and info.root_slot is None and all(type(k) is str for k in info.keys):
             return _activity_path(info.keys)
-        obj = self._compile_sub(expr.obj, env)
+        obj = self.compile(expr.obj, env)
         key = expr.name
 
         def get_field(c: Ctx) -> object:
@@ -392,7 +392,7 @@ class ExprCompiler:
         return get_field
 
     def _c_Index(self, expr: n.Index, env: Env) -> Fn:
-        obj = self._compile_sub(expr.obj, env)
+        obj = self.compile(expr.obj, env)
         idx = self.compile(expr.index, env)
 
         def get_index(c: Ctx) -> object:
@@ -408,9 +408,6 @@ class ExprCompiler:
             return None
 
         return get_index
-
-    def _compile_sub(self, expr: n.Expr, env: Env) -> Fn:
-        return self.compile(expr, env)
 
     # ------------------------------------------------------------ logic
     def _c_And(self, expr: n.And, env: Env) -> Fn:

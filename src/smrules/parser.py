@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -696,4 +696,3 @@ def parse_instant_text(text: str) -> dt.datetime | None:
 
 
 __all__ = ["ParseFailed", "RESERVED", "parse_expression", "parse_instant_text", "parse_module"]
-_ = Tree  # re-exported type used in annotations by tools

@@ -113,10 +113,6 @@ def as_instant(value: object, tz: dt.tzinfo) -> dt.datetime | None:
     return None
 
 
-def is_temporal(value: object) -> bool:
-    return isinstance(value, dt.date)
-
-
 def equal(a: object, b: object, tz: dt.tzinfo) -> bool:
     """Deep equality: `1 == 1.0`, booleans never equal numbers, a date equals its instant."""
     if a is b:
