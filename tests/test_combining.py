@@ -268,3 +268,17 @@ def test_limits_can_be_set_per_evaluation(make_policy):
     assert err.value.problems[0].path == "content.text"
     (result,) = policy.evaluate_many([act], now=NOW, limits=Limits(max_text_bytes=100))
     assert isinstance(result, smrules.ActivityError)
+
+
+@pytest.mark.parametrize("activity_id", [None, "plain", 'q"uo\\te\n é 😀 \u2028'])
+def test_to_json_is_the_json_of_to_dict(make_policy, activity_id):
+    import json
+
+    policy = make_policy('rule r { when context.w warn "w" }')
+    for context in ({}, {"w": True}):
+        act = {**ACT, "context": context}
+        if activity_id is not None:
+            act["id"] = activity_id
+        decision = policy.evaluate(act, now=NOW)
+        assert decision.to_json() == json.dumps(decision.to_dict(), ensure_ascii=False)
+        assert json.loads(decision.to_json()) == decision.to_dict()

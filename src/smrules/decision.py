@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .values import format_instant
 
@@ -157,4 +158,25 @@ class Decision:
         }
 
     def to_json(self, indent: int | None = None) -> str:
+        """The JSON form as text. A decision with no finding and no error (most of them) is
+        written from a template: the same bytes as `json.dumps(self.to_dict())`, several
+        times faster, which matters when millions of decisions are streamed."""
+        if indent is None and not self.findings and not self.errors:
+            return _BARE.format(
+                decision=self.decision,
+                activity_id=json.dumps(self.activity_id, ensure_ascii=False),
+                time=format_instant(self.time.astimezone(dt.timezone.utc)),
+                policy=_policy_json(self.policy),
+            )
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+
+_BARE = (
+    '{{"decision": "{decision}", "activity_id": {activity_id}, "time": "{time}", '
+    '"policy": {policy}, "findings": [], "errors": []}}'
+)
+
+
+@lru_cache(maxsize=64)
+def _policy_json(policy: PolicyRef) -> str:
+    return json.dumps(policy.to_dict(), ensure_ascii=False)

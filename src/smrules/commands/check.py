@@ -82,6 +82,8 @@ def check_one(policy: Policy, value: object, options: Options, label: str | None
         if explanation is not None:
             text += "\n" + render_explanation(explanation, options.color)
         return Checked(decision.decision, text, ())
+    if explanation is None and options.style == "jsonl":
+        return Checked(decision.decision, decision.to_json(), ())
     record = explanation.to_dict() if explanation is not None else decision.to_dict()
     return Checked(decision.decision, json_text(record, options.style), ())
 
