@@ -394,3 +394,85 @@ def test_format_path():
     assert format_path(("context", "a b", 1)) == 'context["a b"][1]'
     assert format_path(()) == ""
     assert date(2026, 1, 1)  # keeps the date import honest for type checkers
+
+
+# -- the fast check reads every string ---------------------------------------------------------
+
+
+def _every_field(node: dict, defs: dict) -> object:
+    """A valid value for a schema node with every optional field present."""
+    if "$ref" in node:
+        return _every_field(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    if "enum" in node:
+        return node["enum"][0]
+    kinds = node.get("type", "object")
+    kind = next(k for k in ([kinds] if isinstance(kinds, str) else kinds) if k != "null")
+    if kind == "string":
+        return {"date-time": "2026-01-01T00:00:00Z", "date": "2026-01-01"}.get(
+            node.get("format"), "text"
+        )
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return [_every_field(node.get("items", {}), defs)]
+    properties = node.get("properties", {})
+    if not properties:  # `context`: free-form
+        return {"free": "form"}
+    return {key: _every_field(sub, defs) for key, sub in properties.items()}
+
+
+def _places(value: object, path: tuple = ()):
+    """(path, kind) of every string and field name in `value`."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield (*path, key), "key"
+            yield from _places(child, (*path, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from _places(child, (*path, i))
+    elif isinstance(value, str):
+        yield path, "string"
+
+
+def _with_surrogate(value: object, path: tuple, kind: str) -> object:
+    value = copy.deepcopy(value)
+    parent = value
+    for part in path[:-1]:
+        parent = parent[part]
+    last = path[-1]
+    if kind == "key":
+        parent["\ud800" + last] = parent.pop(last)
+    else:
+        parent[last] = parent[last] + "\udc00"
+    return value
+
+
+def test_a_lone_surrogate_anywhere_is_refused():
+    """The fast check must read every string and field name: a lone surrogate it let through
+    would reach RE2 and the output. Each place of an activity with every field is tried."""
+    from smrules.schemas import load_schema
+
+    schema = load_schema("activity")
+    activity = _every_field(schema, schema["$defs"])
+    assert activity_problems(activity) == []
+    places = list(_places(activity))
+    assert len(places) > 60
+    for path, kind in places:
+        bad = _with_surrogate(activity, path, kind)
+        with pytest.raises(ActivityError) as raised:
+            prepare_activity(bad, NOW)
+        paths = [p.path for p in raised.value.problems]
+        assert paths, (path, kind)
+
+
+def test_the_fast_check_accepts_an_activity_with_every_field():
+    """Valid activities take the fast path, whatever their fields are called (`job.title`)."""
+    from smrules.activity import _fast_validator
+    from smrules.schemas import load_schema
+
+    schema = load_schema("activity")
+    activity = _every_field(schema, schema["$defs"])
+    assert activity["job"]["title"] == "text"
+    assert _fast_validator(DEFAULT_LIMITS).is_valid(activity)

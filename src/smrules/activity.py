@@ -113,13 +113,17 @@ def _validate(activity: dict[str, Any], limits: Limits) -> None:
         if problems:
             raise ActivityError(problems) from None
         return  # only the fast check's conservative string bound was crossed
+    context = activity.get("context")
     if limits.max_depth < _schema_depth():
         problems = limit_problems(activity, limits)
-    elif activity.get("context"):  # the one free-form object: the schema bounds the rest
-        problems = limit_problems(activity["context"], limits, ("context",), 2)
+    elif context:  # the one free-form object: the schema bounds the rest
+        problems = limit_problems(context, limits, ("context",), 2)
     else:
         problems = []
-    if problems or not _clean(activity):
+    # The fast check reads every string and field name outside `context` (each string has a
+    # `maxLength` or an enum, each object a closed set of fields) and fails on a lone
+    # surrogate; `context` is free-form, so its own strings are checked here.
+    if problems or (context and not _clean(context)):
         raise ActivityError(problems or text_problems(activity))
 
 
@@ -323,7 +327,10 @@ def _inline(node: Any, defs: Mapping[str, Any]) -> Any:
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/$defs/"):
             return _inline(defs[ref.removeprefix("#/$defs/")], defs)
-        return {k: _inline(v, defs) for k, v in node.items() if k not in _ANNOTATIONS}
+        out = {k: _inline(v, defs) for k, v in node.items() if k not in _ANNOTATIONS}
+        if isinstance(node.get("properties"), dict):  # field names, not annotations
+            out["properties"] = {k: _inline(v, defs) for k, v in node["properties"].items()}
+        return out
     if isinstance(node, list):
         return [_inline(v, defs) for v in node]
     return node
@@ -339,6 +346,9 @@ def _add_bounds(node: Any, limits: Limits) -> None:
         types = _types(node)
         if "string" in types and not ("enum" in node or "format" in node):  # those are short
             node["maxLength"] = limits.max_text_bytes // 4
+            # A pattern makes the validator read the string as UTF-8, which fails on a lone
+            # surrogate: the fast check then rejects it (formats become patterns below).
+            node.setdefault("pattern", "")
         if "array" in types:
             node["maxItems"] = limits.max_list_items
         for value in node.values():

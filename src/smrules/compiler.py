@@ -281,14 +281,14 @@ class ExprCompiler:
     def _c_Name(self, expr: n.Name, env: Env) -> Fn:
         slot = env.vars.get(expr.name)
         if slot is not None:
-            return lambda c: c.vars[slot]
+            return shaped(lambda c: c.vars[slot], "var", slot)
         binding = env.scope.lookup(expr.name, env.before)
         return self._binding_fn(binding, expr, env)
 
     def _binding_fn(self, binding, expr: n.Expr, env: Env) -> Fn:
         if isinstance(binding, ActivityFieldRef):
             key = binding.name
-            return lambda c: c.act.get(key)
+            return shaped(lambda c: c.act.get(key), "path", (key,))
         if isinstance(binding, DataRef):
             return _const(self.program.data[binding.file].value)
         if isinstance(binding, LetRef):
@@ -389,7 +389,7 @@ class ExprCompiler:
             value = obj(c)
             return value.get(key) if type(value) is dict else None
 
-        return get_field
+        return shaped(get_field, "field", obj, key)
 
     def _c_Index(self, expr: n.Index, env: Env) -> Fn:
         obj = self.compile(expr.obj, env)
@@ -414,7 +414,7 @@ class ExprCompiler:
         left, right = self.compile(expr.left, env), self.compile(expr.right, env)
         lspan, rspan = expr.left.span, expr.right.span
         if self.is_boolean(expr.left) and self.is_boolean(expr.right):
-            return lambda c: left(c) and right(c)
+            return shaped(lambda c: left(c) and right(c), "and", left, right)
 
         def and_(c: Ctx) -> bool:
             a = left(c)
@@ -435,7 +435,7 @@ class ExprCompiler:
         left, right = self.compile(expr.left, env), self.compile(expr.right, env)
         lspan, rspan = expr.left.span, expr.right.span
         if self.is_boolean(expr.left) and self.is_boolean(expr.right):
-            return lambda c: left(c) or right(c)
+            return shaped(lambda c: left(c) or right(c), "or", left, right)
 
         def or_(c: Ctx) -> bool:
             a = left(c)
@@ -456,7 +456,7 @@ class ExprCompiler:
         inner = self.compile(expr.operand, replace(env, evidence=False))
         span = expr.operand.span
         if self.is_boolean(expr.operand):
-            return lambda c: not inner(c)
+            return shaped(lambda c: not inner(c), "not", inner)
 
         def not_(c: Ctx) -> bool:
             v = inner(c)
@@ -475,7 +475,7 @@ class ExprCompiler:
             fn = self._equality(expr, env)
             if op == "!=":
                 eq = fn
-                return lambda c: not eq(c)
+                return shaped(lambda c: not eq(c), "not", eq)
             return fn
         if op in ("<", "<=", ">", ">="):
             return self._ordering(expr, env)
@@ -483,7 +483,7 @@ class ExprCompiler:
             fn = self._membership(expr.left, expr.right, expr, env)
             if op == "not in":
                 inside = fn
-                return lambda c: not inside(c)
+                return shaped(lambda c: not inside(c), "not", inside)
             return fn
         if op == "contains":
             return self._membership(expr.right, expr.left, expr, env)
@@ -516,11 +516,11 @@ class ExprCompiler:
     def _equals_constant(self, node: n.Expr, fn: Fn, value: str | None, env: Env) -> Fn:
         """`x == "literal"` or `x == null`: plain Python equality is exact for these."""
         if value is None:
-            return lambda c: fn(c) is None
+            return shaped(lambda c: fn(c) is None, "is_none", fn)
         keys = self._static_keys(node, env)
         if keys is not None and len(keys) == 1:
             (k0,) = keys
-            return lambda c: c.act.get(k0) == value
+            return shaped(lambda c: c.act.get(k0) == value, "eq_path", keys, value)
         if keys is not None and len(keys) == 2:
             k0, k1 = keys
 
@@ -528,8 +528,8 @@ class ExprCompiler:
                 v = c.act.get(k0)
                 return type(v) is dict and v.get(k1) == value
 
-            return path_equals
-        return lambda c: fn(c) == value
+            return shaped(path_equals, "eq_path", keys, value)
+        return shaped(lambda c: fn(c) == value, "eq", fn, value)
 
     def _static_keys(self, expr: n.Expr, env: Env) -> tuple[str, ...] | None:
         """The field names of a plain activity path like `content.text`, else None."""
@@ -566,7 +566,7 @@ class ExprCompiler:
                 return False
             return op_fn(pair[0], pair[1])
 
-        return order
+        return shaped(order, "order", left, right, op)
 
     def _membership(self, needle_node: n.Expr, hay_node: n.Expr, expr: n.Compare, env: Env) -> Fn:
         """`needle in hay` (and `hay contains needle`)."""
@@ -589,7 +589,7 @@ class ExprCompiler:
                     x = c.act.get(k0)
                     return type(x) is str and x in members
 
-                return path_in_strings
+                return shaped(path_in_strings, "in_strs_path", keys, members)
             if keys is not None and len(keys) == 2:
                 k0, k1 = keys
 
@@ -600,7 +600,7 @@ class ExprCompiler:
                     x = v.get(k1)
                     return type(x) is str and x in members
 
-                return path2_in_strings
+                return shaped(path2_in_strings, "in_strs_path", keys, members)
 
             def in_strings(c: Ctx) -> bool:
                 x = needle(c)
@@ -610,7 +610,7 @@ class ExprCompiler:
                     return False
                 return any(equal(x, item, tz) for item in items)
 
-            return in_strings
+            return shaped(in_strings, "in_strs", needle, members)
         if known and isinstance(hay_value, dict):
             keys = frozenset(hay_value)
             return lambda c: (x := needle(c)) is not None and type(x) is str and x in keys
@@ -642,7 +642,7 @@ class ExprCompiler:
                 f"`in` needs a list, a map or a string on the right, got {type_name(xs)}", span
             )
 
-        return member
+        return shaped(member, "member", needle, hay)
 
     def _affix(self, expr: n.Compare, env: Env) -> Fn:
         left, right = self.compile(expr.left, env), self.compile(expr.right, env)
@@ -675,7 +675,7 @@ class ExprCompiler:
                     raise EvalError(f"`intersects` needs lists, got {type_name(xs)}", span)
                 return any(type(x) is str and x in members for x in xs)
 
-            return intersects_strings
+            return shaped(intersects_strings, "intersects_strs", left, members)
 
         def intersects(c: Ctx) -> bool:
             xs, ys = left(c), right(c)
@@ -726,7 +726,7 @@ class ExprCompiler:
                 except EvalError as err:
                     raise _at(err, span) from None
 
-            return call1
+            return shaped(call1, "call1", name, a0)
 
         def call(c: Ctx) -> object:
             try:
@@ -767,8 +767,10 @@ class ExprCompiler:
                 return False
             raise _not_bool(kind, v, body_span)
 
+        strict = self.is_boolean(expr.body)
         if kind == "any" and src_path is None:
-            return _fast_any(items, body, slot, kind, body_span, self.is_boolean(expr.body))
+            fast = _fast_any(items, body, slot, kind, body_span, strict)
+            return shaped(fast, "any", source, body, slot, strict)
         if kind == "any":
 
             def any_(c: Ctx) -> bool:
@@ -777,7 +779,7 @@ class ExprCompiler:
                     return _fast_any_loop(c, xs, body, slot, kind, body_span)
                 return any(holds(c, i, x) for i, x in enumerate(xs))
 
-            return any_
+            return shaped(any_, "any", source, body, slot, strict)
         if kind == "all":
             return lambda c: all(holds(c, i, x) for i, x in enumerate(items(c)))
         if kind == "count":
@@ -859,7 +861,16 @@ def _fast_any(items, body: Fn, slot: int, kind: str, span: Span, strict: bool) -
 
 
 def _const(value: object) -> Fn:
-    return lambda c: value
+    return shaped(lambda c: value, "const", value)
+
+
+def shaped(fn: Fn, *shape: object) -> Fn:
+    """Tag a closure with what it computes, for the code generator (`codegen.py`) to inline.
+
+    The tag names an exact fast path; the closure stays the reference for everything else.
+    """
+    fn.shape = shape  # type: ignore[attr-defined]
+    return fn
 
 
 def _at(err: EvalError, span: Span) -> EvalError:
@@ -881,7 +892,7 @@ def _activity_path(keys: tuple[object, ...]) -> Fn:
     """A getter for `a.b.c` on the activity, unrolled for the common short paths."""
     if len(keys) == 1:
         (k0,) = keys
-        return lambda c: c.act.get(k0)
+        return shaped(lambda c: c.act.get(k0), "path", keys)
     if len(keys) == 2:
         k0, k1 = keys
 
@@ -889,7 +900,7 @@ def _activity_path(keys: tuple[object, ...]) -> Fn:
             v = c.act.get(k0)
             return v.get(k1) if type(v) is dict else None
 
-        return get2
+        return shaped(get2, "path", keys)
 
     def get_path(c: Ctx) -> object:
         v: object = c.act
@@ -899,7 +910,7 @@ def _activity_path(keys: tuple[object, ...]) -> Fn:
             v = v.get(k)
         return v
 
-    return get_path
+    return shaped(get_path, "path", keys)
 
 
 def add_substring_evidence(c: Ctx, path: PathInfo | None, hay: str, needle: str) -> None:

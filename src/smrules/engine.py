@@ -9,11 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Literal
 
 from . import nodes as n
 from .compiler import CompileFailed, Env, ExprCompiler, Fn
-from .decision import Decision, Evidence, Finding, PolicyRef, RuleError, SourceRef, Waived
+from .decision import (
+    Decision,
+    Evidence,
+    Finding,
+    PolicyRef,
+    RuleError,
+    SourceRef,
+    Waived,
+    new_decision,
+    new_finding,
+)
 from .errors import ActivityError, Diagnostic, PolicyError, Span
 from .loader import Program
 from .runtime import Ctx
@@ -23,6 +34,7 @@ from .values import EvalError, date_start, type_name
 
 if TYPE_CHECKING:
     from .activity import Limits
+    from .codegen import Block, BlockResult
 
 DEFAULT_MESSAGE = "No rule allows this activity"
 
@@ -209,8 +221,10 @@ class Policy:
         self.ref = PolicyRef(settings.name, settings.version, program.digest)
         self.rules: tuple[RuleInfo, ...] = tuple(r.info for r in rules)
         self._tz = settings.tz
+        self._n_lets, self._n_vars = compiler.n_lets, compiler.n_vars
         self._index = GuardIndex(guards) if guards is not None else None
-        self._tests = tuple((rule.test, rule) for rule in rules)  # the hot loop's view
+        groups = self._index.groups if self._index is not None else [tuple(range(len(rules)))]
+        self._blocks = tuple(make_block(compiler, [(i, rules[i]) for i in g]) for g in groups)
 
     def __repr__(self) -> str:
         return (
@@ -226,11 +240,12 @@ class Policy:
         `limits` (a `smrules.activity.Limits`) bounds text size, nesting and list lengths;
         the default is 1 MiB per string, depth 32 and 10,000 items per list.
         """
-        from .activity import DEFAULT_LIMITS, prepare_activity
-
         if now is not None and (not isinstance(now, dt.datetime) or now.tzinfo is None):
             raise TypeError("`now` must be a timezone-aware datetime")
-        return prepare_activity(activity, now, tz=self._tz, limits=limits or DEFAULT_LIMITS)
+        activity_module = _activity_module()
+        return activity_module.prepare_activity(
+            activity, now, tz=self._tz, limits=limits or activity_module.DEFAULT_LIMITS
+        )
 
     def evaluate(
         self,
@@ -300,27 +315,36 @@ class Policy:
         return Ctx(act, act["time"], self.compiler.n_lets, self.compiler.n_vars)
 
     def _decide(self, act: dict) -> Decision:
-        c = self._context(act)
-        time = c.time
+        c = Ctx(act, act["time"], self._n_lets, self._n_vars)
+        if self._index is None:
+            positions, failed = self._blocks[0](c)
+        else:
+            positions, failed = [], []
+            groups = self._index.candidates(act)
+            for group in groups:
+                more_fired, more_failed = self._blocks[group](c)
+                positions += more_fired
+                failed += more_failed
+            if len(groups) > 1:  # back to file order
+                positions.sort()
+                failed.sort(key=_position)
+        rules = self.rules_compiled
         fired: list[tuple[CompiledRule, str | None, str | None]] = []
-        errors: list[tuple[CompiledRule, EvalError]] = []
-        tests = self._tests
-        if self._index is not None:
-            tests = [tests[i] for i in self._index.candidates(act)]
-        for test, rule in tests:
+        late = False
+        for position in positions:
+            rule = rules[position]
             try:
-                if not test(c):
-                    continue
-                message = rule.message(c)
-                hint = rule.hint(c)
+                fired.append((rule, rule.message(c), rule.hint(c)))
             except EvalError as err:
-                errors.append((rule, err))
-                continue
+                failed.append((position, err))
+                late = True
             except RecursionError:
-                errors.append((rule, EvalError("expression too deeply nested", rule.node.span)))
-                continue
-            fired.append((rule, message, hint))
-        return self._combine(c, act, time, fired, errors)
+                failed.append((position, EvalError("expression too deeply nested", rule.node.span)))
+                late = True
+        if late:
+            failed.sort(key=_position)
+        errors = [(rules[position], err) for position, err in failed]
+        return self._combine(c, act, c.time, fired, errors)
 
     def _evidence(self, rule: CompiledRule, c: Ctx) -> Callable[[], tuple[Evidence, ...]]:
         """A function computing a fired rule's evidence by re-running its `when`s.
@@ -361,61 +385,55 @@ class Policy:
         fired: list[tuple[CompiledRule, str | None, str | None]],
         errors: list[tuple[CompiledRule, EvalError]],
     ) -> Decision:
-        if not fired and not errors and not self.settings.default_denies(act.get("kind")):
-            activity_id = act.get("id")  # most activities: nothing fired, nothing failed
-            return Decision(
-                "allow",
-                activity_id if isinstance(activity_id, str) else None,
-                time,
-                self.ref,
-                (),
-                (),
-            )
-        groups: dict[str, list[Finding]] = {
-            "deny": [],
-            "warn": [],
-            "allow": [],
-            "audit": [],
-            "waived": [],
-        }
+        activity_id = act.get("id")
+        if not isinstance(activity_id, str):
+            activity_id = None
+        by_default = self.settings.default_denies(act.get("kind"))
+        if not fired and not errors and not by_default:  # most activities
+            return new_decision("allow", activity_id, time, self.ref, (), ())
+        deny: list[Finding] = []
+        warn: list[Finding] = []
+        allow: list[Finding] = []
+        audit: list[Finding] = []
+        waived_findings: list[Finding] = []
+        by_effect = {"deny": deny, "warn": warn, "allow": allow}
         for rule, message, hint in fired:
             info = rule.info
-            audit = info.mode == "audit"
+            is_audit = info.mode == "audit"
             waived = None
-            if not audit and info.effect != "allow":
+            if rule.waivers and not is_audit and info.effect != "allow":
                 for waiver in rule.waivers:
                     if waiver.covers(act, time):
                         waived = waiver.waived
                         break
-            finding = Finding(
-                rule=info.id,
-                effect=info.effect,
-                audit=audit,
-                waived=waived,
-                message=message,
-                hint=hint,
-                title=info.title,
-                risk=info.risk,
-                severity=info.severity,
-                ref=info.ref,
-                tags=info.tags,
-                source=info.source,
-                lazy_evidence=self._evidence(rule, c),
+            finding = new_finding(
+                info.id,
+                info.effect,
+                is_audit,
+                waived,
+                message,
+                hint,
+                info.title,
+                info.risk,
+                info.severity,
+                info.ref,
+                info.tags,
+                info.source,
+                self._evidence(rule, c),
             )
-            group = "waived" if waived else "audit" if audit else info.effect
-            groups[group].append(finding)
-        counted_errors = [rule for rule, _ in errors if rule.info.mode != "audit"]
-        on_error = self.settings.on_error
-        if groups["deny"] or (counted_errors and on_error == "deny"):
+            group = waived_findings if waived else audit if is_audit else by_effect[info.effect]
+            group.append(finding)
+        counted_errors = any(rule.info.mode != "audit" for rule, _ in errors)
+        on_error = self.settings.on_error if counted_errors else None
+        if deny or on_error == "deny":
             decision = "deny"
-        elif self.settings.default_denies(act.get("kind")) and not groups["allow"]:
+        elif by_default and not allow:
             decision = "deny"
-            groups["deny"].append(default_finding())
-        elif groups["warn"] or (counted_errors and on_error == "warn"):
+            deny.append(default_finding())
+        elif warn or on_error == "warn":
             decision = "warn"
         else:
             decision = "allow"
-        findings = tuple(f for g in ("deny", "warn", "allow", "audit", "waived") for f in groups[g])
         rule_errors = tuple(
             RuleError(
                 rule=rule.info.id,
@@ -426,15 +444,51 @@ class Policy:
             )
             for rule, err in errors
         )
-        activity_id = act.get("id")
-        return Decision(
-            decision=decision,
-            activity_id=activity_id if isinstance(activity_id, str) else None,
-            time=time,
-            policy=self.ref,
-            findings=findings,
-            errors=rule_errors,
-        )
+        findings = (*deny, *warn, *allow, *audit, *waived_findings)
+        return new_decision(decision, activity_id, time, self.ref, findings, rule_errors)
+
+
+@cache
+def _activity_module():  # noqa: ANN202 - a module
+    """`smrules.activity`, imported on first use: loading or linting a policy needs none of it."""
+    from . import activity
+
+    return activity
+
+
+def _position(item: tuple[int, EvalError]) -> int:
+    return item[0]
+
+
+def make_block(
+    compiler: ExprCompiler, rules: list[tuple[int, CompiledRule]], generate: bool = True
+) -> Block:
+    """A function testing `rules` (position, rule) in order: generated code (`codegen.py`)
+    when `generate` and Python compiles it, else a loop over the rules' closures."""
+    from .codegen import compile_block
+
+    block = compile_block(compiler, rules) if generate else None
+    return block if block is not None else closure_block(rules)
+
+
+def closure_block(rules: list[tuple[int, CompiledRule]]) -> Block:
+    """The reference form of a block: each rule's own test closure, in order."""
+    tests = tuple((position, rule.test, rule.node.span) for position, rule in rules)
+
+    def block(c: Ctx) -> BlockResult:
+        fired: list[int] = []
+        errors: list[tuple[int, EvalError]] = []
+        for position, test, span in tests:
+            try:
+                if test(c):
+                    fired.append(position)
+            except EvalError as err:
+                errors.append((position, err))
+            except RecursionError:
+                errors.append((position, EvalError("expression too deeply nested", span)))
+        return fired, errors
+
+    return block
 
 
 def _rule_guards(compiler: ExprCompiler, program: Program) -> dict[int, object] | None:

@@ -10,7 +10,6 @@ visits only the unguarded rules and those filed under its own values, in file or
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import chain
 
 from . import nodes as n
 from .compiler import Env, ExprCompiler
@@ -49,32 +48,39 @@ def rule_guard(
 
 
 class GuardIndex:
-    """Candidate rules (as positions in file order) for an activity."""
+    """Groups of rules (positions in file order) and the groups an activity can reach.
+
+    Group 0 holds the unguarded rules; every other group the rules filed under one value of
+    one guarded path. A rule sits under one guard, so an activity's groups never share a rule.
+    """
 
     def __init__(self, guards: Sequence[tuple[tuple[str, ...], frozenset[str]] | None]) -> None:
-        self.unguarded: tuple[int, ...] = tuple(i for i, g in enumerate(guards) if g is None)
+        self.groups: list[tuple[int, ...]] = [tuple(i for i, g in enumerate(guards) if g is None)]
         tables: dict[tuple[str, ...], dict[str, list[int]]] = {}
         for i, guard in enumerate(guards):
             if guard is None:
                 continue
             keys, values = guard
             table = tables.setdefault(keys, {})
-            for value in values:
+            for value in sorted(values):
                 table.setdefault(value, []).append(i)
-        self.tables = tuple(
-            (keys, {v: tuple(p) for v, p in t.items()}) for keys, t in tables.items()
+        self.tables: tuple[tuple[tuple[str, ...], dict[str, int]], ...] = tuple(
+            (keys, {v: self._add_group(p) for v, p in t.items()}) for keys, t in tables.items()
         )
 
-    def candidates(self, act: dict) -> list[int] | tuple[int, ...]:
-        found = [self.unguarded]
+    def _add_group(self, positions: list[int]) -> int:
+        self.groups.append(tuple(positions))
+        return len(self.groups) - 1
+
+    def candidates(self, act: dict) -> list[int]:
+        """The groups `act` can reach: 0, then one per guarded path whose value has rules."""
+        found = [0]
         for keys, table in self.tables:
             v: object = act
             for k in keys:
                 v = v.get(k) if type(v) is dict else None  # type: ignore[union-attr]
             if type(v) is str:
-                hit = table.get(v)
-                if hit:
-                    found.append(hit)
-        if len(found) == 1:
-            return found[0]
-        return sorted(chain.from_iterable(found))  # a rule sits under one guard: no duplicates
+                group = table.get(v)
+                if group is not None:
+                    found.append(group)
+        return found

@@ -14,7 +14,7 @@ from dataclasses import replace
 from . import nodes as n
 from . import text as textmod
 from .builtins import ignore_list, tokens
-from .compiler import MAX_EVIDENCE, CompileFailed, Env, ExprCompiler, Fn, PathInfo, _at
+from .compiler import MAX_EVIDENCE, CompileFailed, Env, ExprCompiler, Fn, PathInfo, _at, shaped
 from .errors import Diagnostic
 from .runtime import Ctx
 from .values import EvalError, Regex, compile_pattern, type_name
@@ -109,7 +109,7 @@ def _match_on_activity_path(
                 evidence(c)
             return found
 
-        return match_path
+        return shaped(match_path, "hits", hits_of, group, indices, subject)
 
     def match_path_any(c: Ctx) -> bool:
         hits = hits_of(c)
@@ -118,7 +118,7 @@ def _match_on_activity_path(
             evidence(c)
         return found
 
-    return match_path_any
+    return shaped(match_path_any, "hits", hits_of, group, indices, subject)
 
 
 def _sources_of(value: object) -> list[str]:
@@ -219,7 +219,7 @@ def compile_matches(comp: ExprCompiler, expr: n.Compare, env: Env) -> Fn:
                     _regex_evidence(c, _where(path, c), s, patterns)
                 return found
 
-            return match_fused
+            return shaped(match_fused, "scan", subject, scan, index, check_subject)
 
         def match_any(c: Ctx) -> bool:
             s = subject(c)

@@ -19,6 +19,7 @@ from .runtime import Ctx
 CHUNK = 32  # patterns per RE2 Set: keeps each DFA small
 FUSED_MAX_CHARS = 16 * 1024
 _ids = itertools.count()
+_NOTHING: frozenset[int] = frozenset()
 
 
 def _set_options() -> re2.Options:
@@ -53,7 +54,8 @@ class PatternGroup:
             for source in self.sources[offset : offset + CHUNK]:
                 chunk.Add(source)
             chunk.Compile()
-            sets.append((chunk, offset))
+            # The wrapper's `Match` only encodes str arguments; ours are bytes already.
+            sets.append((getattr(chunk, "_set", chunk), offset))
         self._sets = sets
         return sets
 
@@ -62,20 +64,24 @@ class PatternGroup:
         key = (self.key, s)
         hit = c.cache.get(key)
         if hit is None:
-            hit = self._scan(s)
+            hit = self.hits(s)
             c.cache[key] = hit
         return hit  # type: ignore[return-value]
 
-    def _scan(self, s: str) -> frozenset[int]:
+    def hits(self, s: str) -> frozenset[int]:
+        """Indices of the group's patterns found in `s` (uncached)."""
         if len(s) > FUSED_MAX_CHARS:
             return frozenset(i for i, p in enumerate(self.compiled) if p.search(s) is not None)
         sets = self._sets
         if sets is None:  # a pattern was added since (an expression compiled later): rebuild
             sets = self.finalize()
         data = s.encode("utf-8")
+        if len(sets) == 1:
+            matched = sets[0][0].Match(data)  # type: ignore[attr-defined]
+            return frozenset(matched) if matched else _NOTHING
         found: list[int] = []
         for chunk, offset in sets:
-            matched = chunk.Match(data)
+            matched = chunk.Match(data)  # type: ignore[attr-defined]
             if matched:
                 found.extend(offset + i for i in matched)
         return frozenset(found)
