@@ -182,6 +182,7 @@ def test_type_mismatches_fail_the_same_way(shapes_policy):
             {"flag": "yes"},  # a condition that is not true or false
             {"a": "boom", "n": 3},  # the message fails
             {"items": {"name": "alpha"}},  # `any` over a map goes over its keys
+            {"list": [{"name": "x"}, ["x"], "x"]},  # unhashable items: the closures decide
         )
     ]
     twin = closure_twin(shapes_policy)

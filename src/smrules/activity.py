@@ -38,6 +38,7 @@ from smrules.schemas import (
     load_schema,
     parse_date,
     parse_date_time,
+    parse_valid_date_time,
     validator,
 )
 
@@ -78,13 +79,22 @@ def prepare_activity(
         if not isinstance(activity, Mapping):
             raise ActivityError([Problem("", _not_an_object(activity))])
         activity = dict(activity)  # a read-only or custom mapping at the top is fine
-    _validate(activity, limits)
+    matched = _validate(activity, limits)
     prepared = derive(activity)
     out = dict(prepared) if prepared is activity else prepared
     problems: list[Problem] = []
     for key, spec in _format_fields().items():
-        if key in out:
-            out[key] = _convert(out[key], spec, (key,), problems)
+        value = out.get(key)
+        if value is None:
+            continue
+        if matched and spec == "date-time" and type(value) is str:
+            parsed = parse_valid_date_time(value)  # the fast check matched its pattern
+            if parsed is None:
+                problems.append(Problem(key, DATE_TIME_MESSAGE))
+            else:
+                out[key] = parsed
+        else:
+            out[key] = _convert(value, spec, (key,), problems)
     if problems:  # a calendar error the fast check's patterns cannot see (2026-02-30)
         raise ActivityError(sorted(problems, key=lambda p: p.path))
     if "time" not in out:
@@ -99,9 +109,10 @@ def effective_time(prepared: Mapping[str, Any]) -> datetime:
     return prepared["time"]
 
 
-def _validate(activity: dict[str, Any], limits: Limits) -> None:
+def _validate(activity: dict[str, Any], limits: Limits) -> bool:
     """Raise `ActivityError` with every problem unless `activity` is valid and within `limits`.
 
+    Returns whether the fast check passed it (its strings then match their format patterns).
     The calendar of dates (2026-02-30) is checked when `prepare_activity` converts them.
     """
     try:
@@ -112,7 +123,7 @@ def _validate(activity: dict[str, Any], limits: Limits) -> None:
         problems = activity_problems(activity, limits)
         if problems:
             raise ActivityError(problems) from None
-        return  # only the fast check's conservative string bound was crossed
+        return False  # only the fast check's conservative string bound was crossed
     context = activity.get("context")
     if limits.max_depth < _schema_depth():
         problems = limit_problems(activity, limits)
@@ -125,6 +136,7 @@ def _validate(activity: dict[str, Any], limits: Limits) -> None:
     # surrogate; `context` is free-form, so its own strings are checked here.
     if problems or (context and not _clean(context)):
         raise ActivityError(problems or text_problems(activity))
+    return True
 
 
 def activity_problems(activity: object, limits: Limits = DEFAULT_LIMITS) -> list[Problem]:

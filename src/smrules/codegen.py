@@ -23,12 +23,12 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from .patterns import PatternGroup
 from .values import EvalError
 
 if TYPE_CHECKING:
     from .compiler import ExprCompiler, Fn
     from .engine import CompiledRule
-    from .patterns import PatternGroup
     from .runtime import Ctx
 
 # What a block returns: positions of the rules that fired, and (position, error) of those that
@@ -49,6 +49,54 @@ def condition_error(kind: str, value: object, span: object) -> EvalError:
     return _condition_error(kind, value, span)  # type: ignore[arg-type]
 
 
+def rerun(
+    c: Ctx,
+    position: int,
+    test: Callable[[Ctx], bool],
+    too_deep: EvalError,
+    fired: Callable[[int], None],
+    errors: Callable[[tuple[int, EvalError]], None],
+) -> None:
+    """Decide one rule with its closures: for the rare value an inlined form cannot take
+    (an unhashable list item, say), which raises where the closure has an answer."""
+    try:
+        if test(c):
+            fired(position)
+    except EvalError as err:
+        errors((position, err))
+    except RecursionError:
+        errors((position, too_deep))
+
+
+NOT_YET = object()  # a lazily computed local not computed yet
+
+
+def project(items: list, key: object) -> list:
+    """The values of field `key` of each item (null for an item that is not a map)."""
+    return [x.get(key) if type(x) is dict else None for x in items]
+
+
+def hits_union(group: PatternGroup, values: list) -> frozenset[int] | None:
+    """The patterns of `group` found in any of `values`; null values match nothing. None when
+    a value is of another type, which the closure reports as an error."""
+    found: frozenset[int] = frozenset()
+    for value in values:
+        if type(value) is str:
+            found = found | group.hits(value)
+        elif value is not None:
+            return None
+    return found
+
+
+def _item_field(operand: Fn, slot: int) -> object:
+    """`f` when `operand` reads field `f` of the quantifier's binder at `slot`, else None."""
+    shape = getattr(operand, "shape", None)
+    if shape is None or shape[0] != "field" or type(shape[2]) is not str:
+        return None
+    inner = getattr(shape[1], "shape", None)
+    return shape[2] if inner is not None and inner[0] == "var" and inner[1] == slot else None
+
+
 class _Source:
     """The source and globals of one generated function."""
 
@@ -56,11 +104,15 @@ class _Source:
         self.globals: dict[str, object] = {
             "EvalError": EvalError,
             "cond_error": condition_error,
+            "rerun": rerun,
+            "project": project,
+            "hits_union": hits_union,
+            "NOT_YET": NOT_YET,
         }
         self._names: dict[int, str] = {}  # id(object) -> its global name
         self._paths: dict[tuple[object, ...], str] = {}
         self._hits: dict[object, str] = {}
-        self.prologue: list[str] = []
+        self._hit_lines: list[str] = []
         self._temps = 0
 
     def name_of(self, obj: object, prefix: str) -> str:
@@ -84,35 +136,78 @@ class _Source:
     def path(self, keys: tuple[object, ...]) -> str:
         """A local holding the activity field at `keys`, read once at the top."""
         name = self._paths.get(keys)
-        if name is not None:
-            return name
-        key = self.literal(keys[-1])
-        if len(keys) == 1:
-            line = f"act.get({key})"
-        else:
-            parent = self.path(keys[:-1])
-            line = f"{parent}.get({key}) if type({parent}) is dict else None"
-        name = self._paths[keys] = f"p{len(self._paths)}"
-        self.prologue.append(f"{name} = {line}")
+        if name is None:
+            if len(keys) > 1:
+                self.path(keys[:-1])  # parents first
+            name = self._paths[keys] = f"p{len(self._paths)}"
         return name
 
-    def hits(self, group: PatternGroup, hits_fn: Fn, text: str | None) -> str:
+    def projection(self, items: str, key: object) -> str:
+        """An expression for the values of field `key` of the items of list `items`."""
+        name = self._lazy(("projection", items, key), "q", "None")
+        values = f"project({items}, {self.literal(key)})"
+        return f"({name} if {name} is not None else ({name} := {values}))"
+
+    def hits_union(self, group: PatternGroup, values: str) -> str:
+        """An expression for the patterns of `group` found in any of `values` (None when one
+        is neither a string nor null)."""
+        name = self._lazy(("union", group.key, values), "u", "NOT_YET")
+        g = self.name_of(group, "G")
+        return f"({name} if {name} is not NOT_YET else ({name} := hits_union({g}, {values})))"
+
+    def _lazy(self, key: object, prefix: str, initial: str) -> str:
+        name = self._hits.get(key)
+        if name is None:
+            name = self._hits[key] = f"{prefix}{len(self._hits)}"
+            self._hit_lines.append(f"{name} = {initial}")
+        return name
+
+    def prologue(self) -> list[str]:
+        """Reading the activity fields into locals, one type test per object on the way."""
+        children: dict[tuple[object, ...], list[tuple[object, ...]]] = {}
+        for keys in self._paths:
+            children.setdefault(keys[:-1], []).append(keys)
+        lines: list[str] = []
+
+        def below(keys: tuple[object, ...]) -> list[str]:
+            out = []
+            for child in children.get(keys, ()):
+                out += [self._paths[child], *below(child)]
+            return out
+
+        def read(keys: tuple[object, ...], source: str, indent: str) -> None:
+            name = self._paths[keys]
+            lines.append(f"{indent}{name} = {source}.get({self.literal(keys[-1])})")
+            if keys in children:
+                lines.append(f"{indent}if type({name}) is dict:")
+                for child in children[keys]:
+                    read(child, name, indent + "    ")
+                lines.append(f"{indent}else:")
+                lines.append(f"{indent}    {' = '.join(below(keys))} = None")
+
+        for keys in children.get((), ()):
+            read(keys, "act", "")
+        return lines + self._hit_lines
+
+    def hits(self, group: PatternGroup, hits_fn: Fn | None, text: str | None) -> str:
         """An expression for the pattern hits of a group on its field, scanned on first use.
 
         `text`: a local holding the field, when it is one; a string is scanned directly,
-        anything else goes through the closure (null matches nothing, other types fail).
+        anything else goes through the closure `hits_fn` (null matches nothing, other types
+        fail). Without `hits_fn`, the caller has made sure `text` holds a string.
         """
         name = self._hits.get(group.key)
         if name is None:
             name = self._hits[group.key] = f"h{len(self._hits)}"
-            self.prologue.append(f"{name} = None")
-        scan = self.name_of(hits_fn, "H")
+            self._hit_lines.append(f"{name} = None")
         if text is not None:
-            direct = self.name_of(group, "G")
-            scan_now = f"{direct}.hits({text}) if type({text}) is str else {scan}(c)"
+            direct = f"{self.name_of(group, 'G')}.hits({text})"
+            if hits_fn is not None:
+                direct += f" if type({text}) is str else {self.name_of(hits_fn, 'H')}(c)"
         else:
-            scan_now = f"{scan}(c)"
-        return f"({name} if {name} is not None else ({name} := {scan_now}))"
+            assert hits_fn is not None
+            direct = f"{self.name_of(hits_fn, 'H')}(c)"
+        return f"({name} if {name} is not None else ({name} := {direct}))"
 
 
 class _ExprWriter:
@@ -219,12 +314,24 @@ class _ExprWriter:
         return f"({k} in {t} if type({t} := {self.expr(hay)}) is str else {in_list})"
 
     def _intersects_strs(self, fn: Fn, left: Fn, members: frozenset[str]) -> str:
-        t, x = self.src.temp(), self.src.temp()
+        # No item equal to a member: false. (An unhashable item raises TypeError, and the
+        # rule is then decided by its closures.)
+        t = self.src.temp()
         s = self.src.name_of(members, "S")
-        found = f"any(type({x}) is str and {x} in {s} for {x} in {t})"
+        found = f"(False if {s}.isdisjoint({t}) else {self.call(fn)})"
         return f"({found} if type({t} := {self.expr(left)}) is list else {self.call(fn)})"
 
+    def _any_literal(
+        self, fn: Fn, keys: tuple[object, ...], group: PatternGroup, index: int
+    ) -> str:
+        text = self.src.path(keys)
+        found = f"{index!r} in {self.src.hits(group, None, text)}"
+        return f"({found} if type({text}) is str else {self.call(fn)})"
+
     def _any(self, fn: Fn, source: Fn, body: Fn, slot: int, strict: bool) -> str:
+        projected = self._any_over_field(fn, source, body, slot)
+        if projected is not None:
+            return projected
         t = self.src.temp()
         items = self.expr(source)
         if not strict:  # the closure checks that each value is true or false
@@ -233,6 +340,38 @@ class _ExprWriter:
         # finds it, as the closure's own loop does.
         found = f"any({self.expr(body)} for cv[{slot!r}] in {t})"
         return f"(bool({t}) and {found} if type({t} := {items}) is list else {self.call(fn)})"
+
+    def _any_over_field(self, fn: Fn, source: Fn, body: Fn, slot: int) -> str | None:
+        """`any(x in L: x.f in S)`, `x.f == "v"` or `x.f matches P`, for a list field `L`:
+        the values of `f` across the items are gathered once and tested together, and the
+        other rules on the same items share them.
+
+        A yes from `in S` and any item value that is neither a string nor null send the
+        question to the closure, which then answers as it always does.
+        """
+        source_shape = getattr(source, "shape", None)
+        body_shape = getattr(body, "shape", None)
+        if source_shape is None or source_shape[0] != "path" or body_shape is None:
+            return None
+        kind = body_shape[0]
+        if kind not in ("in_strs", "eq", "scan"):
+            return None
+        key = _item_field(body_shape[1], slot)
+        if key is None:
+            return None
+        items = self.src.path(source_shape[1])
+        values = self.src.projection(items, key)
+        if kind == "in_strs":
+            members = self.src.name_of(body_shape[2], "S")
+            found = f"(False if {members}.isdisjoint({values}) else {self.call(fn)})"
+        elif kind == "eq":
+            found = f"({self.src.literal(body_shape[2])} in {values})"
+        else:
+            group, index = body_shape[2].__self__, body_shape[3]
+            hits = self.src.hits_union(group, values)
+            t = self.src.temp()
+            found = f"({index!r} in {t} if ({t} := {hits}) is not None else {self.call(fn)})"
+        return f"({found} if type({items}) is list else {self.call(fn)})"
 
     def _scan(self, fn: Fn, subject: Fn, scan: object, index: int, check: object) -> str:
         t = self.src.temp()
@@ -273,6 +412,9 @@ def generate_block(
         body.append("except RecursionError:")
         deep = src.name_of(EvalError("expression too deeply nested", rule.node.span), "E")
         body.append(f"    errors_append(({position!r}, {deep}))")
+        body.append("except Exception:")
+        test = src.name_of(rule.test, "F")
+        body.append(f"    rerun(c, {position!r}, {test}, {deep}, fired_append, errors_append)")
     lines = [
         "def block(c):",
         "    act = c.act",
@@ -281,7 +423,7 @@ def generate_block(
         "    errors = []",
         "    fired_append = fired.append",
         "    errors_append = errors.append",
-        *("    " + line for line in src.prologue),
+        *("    " + line for line in src.prologue()),
         *("    " + line for line in body),
         "    return fired, errors",
     ]

@@ -14,6 +14,8 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import re2
+
 from . import builtins as bi
 from . import nodes as n
 from .errors import Diagnostic, Span
@@ -768,8 +770,11 @@ class ExprCompiler:
             raise _not_bool(kind, v, body_span)
 
         strict = self.is_boolean(expr.body)
+        literal = self._literal_search(expr, env) if kind == "any" else None
         if kind == "any" and src_path is None:
             fast = _fast_any(items, body, slot, kind, body_span, strict)
+            if literal is not None:
+                return shaped(fast, "any_literal", *literal)
             return shaped(fast, "any", source, body, slot, strict)
         if kind == "any":
 
@@ -779,12 +784,50 @@ class ExprCompiler:
                     return _fast_any_loop(c, xs, body, slot, kind, body_span)
                 return any(holds(c, i, x) for i, x in enumerate(xs))
 
+            if literal is not None:
+                return shaped(any_, "any_literal", *literal)
             return shaped(any_, "any", source, body, slot, strict)
         if kind == "all":
             return lambda c: all(holds(c, i, x) for i, x in enumerate(items(c)))
         if kind == "count":
             return lambda c: sum(1 for i, x in enumerate(items(c)) if holds(c, i, x))
         return lambda c: [x for i, x in enumerate(items(c)) if holds(c, i, x)]
+
+    def _literal_search(
+        self, expr: n.Quantifier, env: Env
+    ) -> tuple[tuple[str, ...], PatternGroup, int] | None:
+        """`any(x in ["a", "b"]: x in content.text)` on a plain activity field is a search for
+        any of the strings: one pattern (their escaped alternation) in the field's fused scan.
+        Returns (the field's keys, its pattern group, the pattern's index), or None.
+
+        Exact when the field holds a string: a substring of UTF-8 text is found at a character
+        boundary, so the byte search RE2 makes finds the same substrings. The generated code
+        uses it only then; the closure stays the reference for any other value.
+        """
+        body = expr.body
+        if not (
+            isinstance(body, n.Compare)
+            and body.op == "in"
+            and isinstance(body.left, n.Name)
+            and body.left.name == expr.var
+        ):
+            return None
+        inner = replace(env, vars={**env.vars, expr.var: -1})
+        keys = self._static_keys(body.right, inner)
+        if keys is None or self.reads_activity(expr.source, env):
+            return None
+        strings = self.constant(expr.source, env)
+        if not isinstance(strings, (list, tuple)) or not strings:
+            return None
+        if not all(type(v) is str for v in strings):
+            return None
+        try:
+            source = "|".join(re2.escape(v) for v in strings)  # type: ignore[arg-type]
+            compiled = compile_pattern(source)
+        except (ValueError, UnicodeError):
+            return None
+        group = self.pattern_group(body.right, inner)
+        return keys, group, group.add(source, compiled)
 
     # ------------------------------------------------------------ messages
     def template(self, template: n.Template | None, env: Env) -> Callable[[Ctx], str | None]:

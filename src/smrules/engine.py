@@ -255,7 +255,11 @@ class Policy:
         limits: Limits | None = None,
     ) -> Decision:
         """Decide one activity. Raises `ActivityError` when it is invalid or over `limits`."""
-        act = self.prepare(activity, now, limits)
+        if now is None and limits is None:  # the common call: no checks of the arguments
+            activity_module = _activity_module()
+            act = activity_module.prepare_activity(activity, tz=self._tz)
+        else:
+            act = self.prepare(activity, now, limits)
         return self._decide(act)
 
     def explain(self, activity: Mapping[str, object], now: dt.datetime | None = None):

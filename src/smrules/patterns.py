@@ -18,6 +18,8 @@ from .runtime import Ctx
 
 CHUNK = 32  # patterns per RE2 Set: keeps each DFA small
 FUSED_MAX_CHARS = 16 * 1024
+REMEMBER_MAX_CHARS = 64  # strings this short have their hits remembered across evaluations
+REMEMBER_MAX_STRINGS = 4096  # per group; the table starts afresh when full
 _ids = itertools.count()
 _NOTHING: frozenset[int] = frozenset()
 
@@ -32,19 +34,21 @@ def _set_options() -> re2.Options:
 class PatternGroup:
     """The compiled patterns that search one kind of subject string."""
 
-    __slots__ = ("key", "sources", "compiled", "_sets")
+    __slots__ = ("key", "sources", "compiled", "_sets", "_remembered")
 
     def __init__(self) -> None:
         self.key = ("patterns", next(_ids))
         self.sources: list[str] = []
         self.compiled: list[object] = []
         self._sets: list[tuple[object, int]] | None = None
+        self._remembered: dict[str, frozenset[int]] = {}
 
     def add(self, source: str, compiled: object) -> int:
         """Register one pattern (its inline-flag source and compiled form); returns its index."""
         self.sources.append(source)
         self.compiled.append(compiled)
         self._sets = None
+        self._remembered = {}  # remembered hits lack the new pattern
         return len(self.sources) - 1
 
     def finalize(self) -> list[tuple[object, int]]:
@@ -69,10 +73,25 @@ class PatternGroup:
         return hit  # type: ignore[return-value]
 
     def hits(self, s: str) -> frozenset[int]:
-        """Indices of the group's patterns found in `s` (uncached)."""
+        """Indices of the group's patterns found in `s`.
+
+        Short strings (domains, file names, handles) recur from one activity to the next, so
+        their hits are remembered, in a bounded table shared by every evaluation.
+        """
+        if len(s) > REMEMBER_MAX_CHARS:
+            return self._search(s, self._sets)
+        remembered = self._remembered  # taken first: `add` replaces it, and then the sets
+        found = remembered.get(s)
+        if found is None:
+            found = self._search(s, self._sets)
+            if len(remembered) >= REMEMBER_MAX_STRINGS:
+                remembered.clear()
+            remembered[s] = found
+        return found
+
+    def _search(self, s: str, sets: list[tuple[object, int]] | None) -> frozenset[int]:
         if len(s) > FUSED_MAX_CHARS:
             return frozenset(i for i, p in enumerate(self.compiled) if p.search(s) is not None)
-        sets = self._sets
         if sets is None:  # a pattern was added since (an expression compiled later): rebuild
             sets = self.finalize()
         data = s.encode("utf-8")

@@ -51,6 +51,16 @@ def _offset(text: str) -> timezone | None:
     return tz
 
 
+def parse_valid_date_time(value: str) -> datetime | None:
+    """`parse_date_time` of a string already known to match `DATE_TIME_PATTERN`."""
+    if _FROMISOFORMAT_Z and value[11:13] < "24":
+        try:
+            return datetime.fromisoformat(value)  # what `parse_date_time` would call
+        except ValueError:
+            pass
+    return parse_date_time(value)
+
+
 def parse_date_time(value: object) -> datetime | None:
     """An aware `datetime` for a `date-time` string, or None when it is not one."""
     if type(value) is not str:
