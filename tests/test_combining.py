@@ -282,3 +282,38 @@ def test_to_json_is_the_json_of_to_dict(make_policy, activity_id):
         decision = policy.evaluate(act, now=NOW)
         assert decision.to_json() == json.dumps(decision.to_dict(), ensure_ascii=False)
         assert json.loads(decision.to_json()) == decision.to_dict()
+
+
+HOSTILE = 'q"uo\\te\n\t\x01 é 😀 \u2028 </script>'
+
+
+def test_to_json_of_findings_errors_and_waivers_is_the_json_of_to_dict(make_policy):
+    """Findings are written from pieces made once per rule; they must stay byte for byte
+    what `json.dumps(to_dict())` gives, whatever the strings hold."""
+    import json
+
+    policy = make_policy(
+        """
+        policy p { default allow }
+        rule quoted {
+          title    "a \\"quoted\\" \\\\ title é 😀"
+          severity high
+          tags     ["a", "b\\"c"]
+          when     content.text matches /q"uo/
+          deny     "saw {content.text}"
+          hint     "fix {lower(content.text)}"
+        }
+        rule waived_one { when content.text matches /uo/ warn "w" }
+        rule failing { when lower(context.n) == "x" deny "never" }
+        rule audited { mode audit when content.text matches /e/ deny "audit" }
+        """,
+        files={
+            "waivers.yaml": "- rule: waived_one\n  actors: [e1]\n  until: 2099-01-01\n"
+            "  reason: 'a \"quoted\" reason'\n  approved_by: ciso\n"
+        },
+    )
+    act = {**ACT, "content": {"text": HOSTILE}, "context": {"n": 5}}
+    decision = policy.evaluate(act, now=NOW)
+    assert {f.rule for f in decision.findings} == {"quoted", "waived_one", "audited"}
+    assert decision.errors and any(f.evidence for f in decision.findings)
+    assert decision.to_json() == json.dumps(decision.to_dict(), ensure_ascii=False)

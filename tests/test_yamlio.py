@@ -7,6 +7,8 @@ import pickle
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smrules.yamlio import (
     YamlError,
@@ -234,3 +236,60 @@ def test_json_positions_and_dispatch():
     assert load_data("on: yes\n", "x.yaml") == {"on": "yes"}
     with pytest.raises(YamlError):
         load_data("on: yes\n", "x.json")
+
+
+# -- the fast JSON reader agrees with the strict one --------------------------------------------
+
+_keys = st.text(alphabet=st.sampled_from(["a", "b", ":", '"', "\\", "é", "\n", " "]), max_size=3)
+_json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        _keys,
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=3)),
+    max_leaves=12,
+)
+
+
+def _strict(text: str):
+    import json
+
+    def pairs(items):
+        out = dict(items)
+        if len(out) != len(items):
+            raise ValueError("duplicate")
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs)
+    except ValueError:
+        return "refused"
+
+
+def _fast(text: str):
+    try:
+        return json_load(text)
+    except YamlError:
+        return "refused"
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(value=_json_values, ascii_only=st.booleans(), repeat=st.booleans())
+def test_the_fast_json_reader_reads_as_the_strict_one(value, ascii_only, repeat):
+    import json
+
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    if repeat and text.startswith("{") and text != "{}":
+        text = '{"k": [1, ":"], "k": 2, ' + text[1:]  # a repeated key, colons elsewhere
+    assert _fast(text) == _strict(text)
+    if repeat and text.startswith('{"k"'):
+        assert _fast(text) == "refused"
+
+
+def test_an_escaped_colon_cannot_hide_a_repeated_key():
+    text = '{"a": 1, "a": "\\u003a"}'  # the escape adds back the colon the lost key took
+    with pytest.raises(YamlError, match="duplicate key"):
+        json_load(text)

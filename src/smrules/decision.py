@@ -159,23 +159,85 @@ class Decision:
         }
 
     def to_json(self, indent: int | None = None) -> str:
-        """The JSON form as text. A decision with no finding and no error (most of them) is
-        written from a template: the same bytes as `json.dumps(self.to_dict())`, several
-        times faster, which matters when millions of decisions are streamed."""
-        if indent is None and not self.findings and not self.errors:
-            return _BARE.format(
-                decision=self.decision,
-                activity_id=json.dumps(self.activity_id, ensure_ascii=False),
-                time=format_instant(self.time.astimezone(dt.timezone.utc)),
-                policy=_policy_json(self.policy),
-            )
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+        """The JSON form as text: `json.dumps(self.to_dict())`, byte for byte.
+
+        Without `indent` it is written from pieces, the parts that come from the policy alone
+        made once per rule: several times faster, which matters when millions of decisions
+        are streamed.
+        """
+        if indent is not None:
+            return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+        time = format_instant(self.time.astimezone(dt.timezone.utc))
+        head = f'{{"decision": "{self.decision}", "activity_id": {_text(self.activity_id)}, '
+        head += f'"time": "{time}", "policy": {_policy_json(self.policy)}, "findings": ['
+        findings = ", ".join([_finding_json(f) for f in self.findings]) if self.findings else ""
+        if not self.errors:
+            return head + findings + '], "errors": []}'
+        errors = ", ".join([json.dumps(e.to_dict(), ensure_ascii=False) for e in self.errors])
+        return head + findings + '], "errors": [' + errors + "]}"
 
 
-_BARE = (
-    '{{"decision": "{decision}", "activity_id": {activity_id}, "time": "{time}", '
-    '"policy": {policy}, "findings": [], "errors": []}}'
-)
+def _text(value: str | None) -> str:
+    """A JSON string (or null), as `json.dumps(value, ensure_ascii=False)` writes it."""
+    return "null" if value is None else _encode_string(value)
+
+
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+def _finding_json(finding: Finding) -> str:
+    head, tail = _finding_frame(
+        finding.rule,
+        finding.effect,
+        finding.audit,
+        finding.title,
+        finding.risk,
+        finding.severity,
+        finding.ref,
+        finding.tags,
+        finding.source,
+    )
+    waived = json.dumps(finding.waived.to_dict(), ensure_ascii=False) if finding.waived else "null"
+    evidence = ", ".join(
+        [
+            f'{{"path": {_text(e.path)}, "start": {_number(e.start)}, '
+            f'"end": {_number(e.end)}, "text": {_encode_string(e.text)}}}'
+            for e in finding.evidence
+        ]
+    )
+    return (
+        f'{head}{waived}, "message": {_text(finding.message)}, "hint": {_text(finding.hint)}'
+        f"{tail}{evidence}]}}"
+    )
+
+
+def _number(value: int | None) -> str:
+    return "null" if value is None else int.__repr__(value)
+
+
+@lru_cache(maxsize=4096)
+def _finding_frame(
+    rule: str,
+    effect: str,
+    audit: bool,
+    title: str | None,
+    risk: str | None,
+    severity: str | None,
+    ref: str | None,
+    tags: tuple[str, ...],
+    source: SourceRef | None,
+) -> tuple[str, str]:
+    """The JSON of a finding's fields that come from its rule: before `waived`, and from
+    `title` to the opening of `evidence`."""
+    head = f'{{"rule": {_text(rule)}, "effect": {_text(effect)}, '
+    head += f'"audit": {"true" if audit else "false"}, "waived": '
+    source_json = json.dumps(source.to_dict(), ensure_ascii=False) if source else "null"
+    tail = (
+        f', "title": {_text(title)}, "risk": {_text(risk)}, "severity": {_text(severity)}, '
+        f'"ref": {_text(ref)}, "tags": {json.dumps(list(tags), ensure_ascii=False)}, '
+        f'"source": {source_json}, "evidence": ['
+    )
+    return head, tail
 
 
 @lru_cache(maxsize=64)

@@ -17,6 +17,7 @@ by validation (`content.links[0].url: must be a string`) can be printed at `file
 from __future__ import annotations
 
 import bisect
+import codecs
 import io
 import json
 import json.decoder
@@ -24,6 +25,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import BinaryIO, Literal
 
 from .errors import ActivityError, Diagnostic, Span
@@ -246,7 +248,8 @@ def _decode(name: str, raw: bytes, first_line: int = 1) -> str | InputError:
             help_text="activities are YAML, JSON or JSON-lines text in UTF-8",
         )
     try:
-        return raw.decode("utf-8-sig")
+        # (the "utf-8-sig" codec would drop a byte-order mark too, but it is written in Python)
+        return (raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw).decode("utf-8")
     except UnicodeDecodeError as err:
         line, column = _position_of_byte(raw, err.start)
         return _error(
@@ -317,11 +320,10 @@ def _parse_json(
     name: str, text: str, first_line: int = 1, container: Container = "document"
 ) -> tuple[object, Source] | InputError:
     """Strict JSON (duplicate keys are errors); `first_line` numbers the text's first line."""
-    from .yamlio import YamlError, json_load
-
+    yamlio = _yamlio()
     try:
-        value = json_load(text, name)
-    except YamlError as err:
+        value = yamlio.json_load(text, name)
+    except yamlio.YamlError as err:
         diag = err.diagnostic
         span = diag.span
         if span is None:
@@ -331,6 +333,14 @@ def _parse_json(
         located = Diagnostic(diag.code, diag.message, span, diag.severity, diag.help)
         return InputError(located, Source(name, text, first_line).line_text(span.line), container)
     return value, Source(name, text, first_line)
+
+
+@cache
+def _yamlio():  # noqa: ANN202 - a module
+    """`smrules.yamlio`, imported when a file is first read (`--text` needs none of it)."""
+    from . import yamlio
+
+    return yamlio
 
 
 def _parse_yaml(name: str, text: str) -> tuple[object, Source] | InputError:

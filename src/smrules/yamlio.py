@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import yaml
 from yaml import events as ev
 
@@ -83,8 +84,34 @@ def yaml_load_with_positions(
     return _Builder(filename, max_alias_nodes, positions=True).load(text)
 
 
+_UNREAD = object()
+
+
+def _json_fast(text: str) -> Any:
+    r"""`text` read by orjson (several times faster than `json`) when that is the strict
+    reading, else `_UNREAD` and the strict reader decides (and words any error).
+
+    orjson refuses `NaN`, `Infinity` and lone surrogate escapes itself, but keeps the last of
+    repeated keys. A repeated key is seen by counting colons: outside strings each key has
+    one, so writing the value back with the same strings gives as many colons as the text
+    holds, unless a key was dropped. Escapes never write a colon, but for `\u003a`; a text
+    with a `\u003` escape takes the strict reader.
+    """
+    if "\\u003" in text:
+        return _UNREAD
+    try:
+        value = orjson.loads(text)
+        same = orjson.dumps(value).count(b":") == text.count(":")
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return _UNREAD
+    return value if same else _UNREAD
+
+
 def json_load(text: str, filename: str = "<string>") -> Any:
     """Strict JSON: duplicate keys, `NaN` and `Infinity` are errors."""
+    value = _json_fast(text)
+    if value is not _UNREAD:
+        return value
     try:
         return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
     except json.JSONDecodeError as e:

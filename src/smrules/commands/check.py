@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
+from ..errors import ActivityError
 from ..settings import KINDS
 from ._common import (
     EXIT_FAILED,
@@ -64,8 +65,6 @@ class Options(NamedTuple):
 
 def check_one(policy: Policy, value: object, options: Options, label: str | None) -> Checked:
     """Decide (or explain) one activity and render it as `options.style` asks."""
-    from ..errors import ActivityError
-
     try:
         if options.explain:
             explanation = policy.explain(value, options.now)  # type: ignore[arg-type]
