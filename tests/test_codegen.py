@@ -85,14 +85,12 @@ rule many_conditions {
 
 
 def closure_twin(policy: Policy) -> Policy:
-    """The same policy, its rules tested by their closures instead of generated code."""
+    """The same policy, its rules tested by their closures instead of generated code (and
+    the policy itself switched to generated code)."""
     twin = copy.copy(policy)
-    index = policy._index
-    groups = index.groups if index is not None else [tuple(range(len(policy.rules_compiled)))]
-    twin._blocks = tuple(
-        make_block(policy.compiler, [(i, policy.rules_compiled[i]) for i in g], generate=False)
-        for g in groups
-    )
+    twin._blocks = [make_block(policy.compiler, g, generate=False) for g in policy._groups]
+    twin._cold = [0] * len(policy._groups)
+    policy.generate_code()
     return twin
 
 
@@ -105,7 +103,8 @@ def outcome(policy: Policy, activity: object) -> object:
 
 def assert_same(policy: Policy, activities) -> int:
     twin = closure_twin(policy)
-    assert not any(b.__code__.co_filename == "<smrules generated rules>" for b in twin._blocks)
+    assert not any(b.__code__.co_filename == GENERATED for b in twin._blocks)
+    assert all(b.__code__.co_filename == GENERATED for b in policy._blocks)
     seen = 0
     for activity in activities:
         assert outcome(policy, activity) == outcome(twin, activity), activity
@@ -118,9 +117,20 @@ def shapes_policy(make_policy):
     return make_policy(SHAPES_POLICY)
 
 
-def test_every_rule_of_the_shapes_policy_is_generated_code(shapes_policy):
+GENERATED = "<smrules generated rules>"
+
+
+def test_rules_become_generated_code_after_their_first_decisions(shapes_policy):
+    from smrules.engine import WARM_UP_DECISIONS
+
+    activity = {"kind": "post", "actor": {"id": "e1"}, "context": {"a": "x"}}
+    first = shapes_policy.evaluate(activity, NOW).to_json()
+    assert shapes_policy._blocks[0].__code__.co_filename != GENERATED  # a one-off check
+    for _ in range(WARM_UP_DECISIONS):
+        assert shapes_policy.evaluate(activity, NOW).to_json() == first
     (block,) = shapes_policy._blocks
-    assert block.__code__.co_filename == "<smrules generated rules>"
+    assert block.__code__.co_filename == GENERATED
+    assert shapes_policy.evaluate(activity, NOW).to_json() == first
     source, _ = codegen.generate_block(
         shapes_policy.compiler, list(enumerate(shapes_policy.rules_compiled))
     )
@@ -291,8 +301,9 @@ def test_policy_strings_reach_the_code_only_as_literals(make_policy):
 def test_a_block_python_cannot_compile_falls_back_to_the_closures(make_policy, monkeypatch):
     monkeypatch.setattr(codegen, "generate_block", lambda compiler, rules: ("def block(:\n", {}))
     policy = make_policy(SHAPES_POLICY)
+    policy.generate_code()
     (block,) = policy._blocks
-    assert block.__code__.co_filename != "<smrules generated rules>"
+    assert block.__code__.co_filename != GENERATED
     decision = policy.evaluate({"kind": "post", "actor": {"id": "e1"}, "context": {"a": "x"}}, NOW)
     assert "eq_str" in {f.rule for f in decision.findings}
 
@@ -300,8 +311,9 @@ def test_a_block_python_cannot_compile_falls_back_to_the_closures(make_policy, m
 def test_deeply_nested_expressions_are_called_not_inlined(make_policy):
     condition = " and ".join(f'(context.a != "{i}"' for i in range(60)) + ")" * 60
     policy = make_policy(f'policy deep {{ default allow }}\nrule r {{ when {condition} warn "w" }}')
+    policy.generate_code()
     (block,) = policy._blocks
-    assert block.__code__.co_filename == "<smrules generated rules>"
+    assert block.__code__.co_filename == GENERATED
     activity = {"kind": "post", "actor": {"id": "e1"}, "context": {"a": "zz"}}
     assert policy.evaluate(activity, NOW).decision == "warn"
     assert_same(policy, [activity, {**activity, "context": {"a": "7"}}])
@@ -312,6 +324,7 @@ def test_closure_block_is_the_reference_loop(shapes_policy):
     block = closure_block(rules)
     from smrules.runtime import Ctx
 
+    shapes_policy.generate_code()
     act = shapes_policy.prepare({"kind": "post", "actor": {"id": "e1"}, "context": {"a": "x"}}, NOW)
     fired, errors = block(Ctx(act, act["time"], shapes_policy._n_lets, shapes_policy._n_vars))
     generated = shapes_policy._blocks[0](

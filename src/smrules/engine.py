@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .codegen import Block, BlockResult
 
 DEFAULT_MESSAGE = "No rule allows this activity"
+WARM_UP_DECISIONS = 16  # decisions a group of rules makes with closures before its code is made
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +225,12 @@ class Policy:
         self._n_lets, self._n_vars = compiler.n_lets, compiler.n_vars
         self._index = GuardIndex(guards) if guards is not None else None
         groups = self._index.groups if self._index is not None else [tuple(range(len(rules)))]
-        self._blocks = tuple(make_block(compiler, [(i, rules[i]) for i in g]) for g in groups)
+        # Each group of rules starts as a loop over the rules' closures and becomes generated
+        # code once it has decided WARM_UP_DECISIONS activities: a one-off check never pays
+        # for generating code, a batch or a service soon runs at full speed.
+        self._groups = [[(i, rules[i]) for i in g] for g in groups]
+        self._blocks = [closure_block(g) for g in self._groups]
+        self._cold = [WARM_UP_DECISIONS] * len(groups)
 
     def __repr__(self) -> str:
         return (
@@ -320,12 +326,17 @@ class Policy:
 
     def _decide(self, act: dict) -> Decision:
         c = Ctx(act, act["time"], self._n_lets, self._n_vars)
+        cold = self._cold
         if self._index is None:
+            if cold[0] > 0:
+                self._warm_up(0)
             positions, failed = self._blocks[0](c)
         else:
             positions, failed = [], []
             groups = self._index.candidates(act)
             for group in groups:
+                if cold[group] > 0:
+                    self._warm_up(group)
                 more_fired, more_failed = self._blocks[group](c)
                 positions += more_fired
                 failed += more_failed
@@ -349,6 +360,23 @@ class Policy:
             failed.sort(key=_position)
         errors = [(rules[position], err) for position, err in failed]
         return self._combine(c, act, c.time, fired, errors)
+
+    def _warm_up(self, group: int) -> None:
+        """Count a decision of a group still run by closures; generate its code at the last.
+
+        Safe from many threads: a lost count only delays the switch, two threads may both
+        generate (one result wins), and replacing a list item is atomic.
+        """
+        self._cold[group] -= 1
+        if self._cold[group] <= 0:
+            self._cold[group] = 0
+            self._blocks[group] = make_block(self.compiler, self._groups[group])
+
+    def generate_code(self) -> None:
+        """Generate every group's code now, rather than after its first decisions."""
+        for group in range(len(self._groups)):
+            self._cold[group] = 0
+            self._blocks[group] = make_block(self.compiler, self._groups[group])
 
     def _evidence(self, rule: CompiledRule, c: Ctx) -> Callable[[], tuple[Evidence, ...]]:
         """A function computing a fired rule's evidence by re-running its `when`s.

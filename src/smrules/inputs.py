@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, NamedTuple
 
 from .errors import ActivityError, Diagnostic, Span
 
@@ -169,9 +169,11 @@ def parse_path(path: str) -> tuple[PathPart, ...]:
 # ---------------------------------------------------------------------------- reading
 
 
-@dataclass(frozen=True, slots=True)
-class LineInput:
-    """A line of a `.jsonl` stream not parsed yet, so a worker process can parse it."""
+class LineInput(NamedTuple):
+    """A line of a `.jsonl` stream not parsed yet, so a worker process can parse it.
+
+    A named tuple: a large batch makes one per line, and they cross to worker processes.
+    """
 
     file: str
     line: int

@@ -334,10 +334,12 @@ def _worker_init(policy_path: str, options: Options) -> None:
 
 
 def _worker_run(batch: list) -> list:
-    """Check a batch: (value, label) pairs, or unparsed stream lines that are parsed here.
+    """Check a batch of ("line", file, line number, text) stream lines, parsed here, and
+    ("value", value, label) activities.
 
-    For a line the result is its outcome with, when it is invalid, the parsed input (which
-    the parent needs to locate the problems); a decided line needs no more than its output.
+    Results are plain tuples, cheap to send back: (outcome, payload, problems, item), where
+    `item` is the parsed input of an invalid line (the parent needs it to locate the
+    problems), else None; an input error has outcome None.
     """
     from ..inputs import InputError, LineInput
 
@@ -345,16 +347,16 @@ def _worker_run(batch: list) -> list:
     options = _WORKER["options"]
     out: list = []
     for work in batch:
-        if isinstance(work, LineInput):
-            item = work.parse()
+        if work[0] == "line":
+            item = LineInput(work[1], work[2], work[3]).parse()
             if isinstance(item, InputError):
-                out.append((item, None))
+                out.append((None, None, (), item))
                 continue
             checked = check_one(policy, item.value, options, _label(item))  # type: ignore
-            out.append((item if checked.outcome == "invalid" else None, checked))
+            invalid = checked.outcome == "invalid"
+            out.append((*checked, item if invalid else None))
         else:
-            value, label = work
-            out.append(check_one(policy, value, options, label))  # type: ignore
+            out.append((*check_one(policy, work[1], options, work[2]), None))  # type: ignore
     return out
 
 
@@ -391,7 +393,9 @@ def _parallel(
 
         def submit(batch: list) -> None:
             work = [
-                item if isinstance(item, LineInput) else (item.value, _label(item))
+                ("line", item.file, item.line, item.text)
+                if isinstance(item, LineInput)
+                else ("value", item.value, _label(item))
                 for item in batch
                 if isinstance(item, (ActivityInput, LineInput))
             ]
@@ -401,11 +405,10 @@ def _parallel(
             batch, future = pending.popleft()
             results = iter(future.result())
             for item in batch:
-                if isinstance(item, LineInput):
-                    parsed, checked = next(results)
+                if isinstance(item, (LineInput, ActivityInput)):
+                    outcome, payload, problems, parsed = next(results)
+                    checked = None if outcome is None else Checked(outcome, payload, problems)
                     yield (parsed if parsed is not None else item), checked
-                elif isinstance(item, ActivityInput):
-                    yield item, next(results)
                 else:
                     yield item, None
 
@@ -586,7 +589,8 @@ def command(
                 writer.decided(checked)
                 tally.add(checked.outcome)
                 exit_code = max(exit_code, _exit_code(checked.outcome, fail_on_warn))
-            writer.progress.tick(tally.total, tally.counts.get("invalid", 0))
+            if writer.progress.enabled:
+                writer.progress.tick(tally.total, tally.counts.get("invalid", 0))
         writer.finish(tally)
     finally:
         writer.salvage()
