@@ -63,7 +63,9 @@ def main() -> None:
     mismatches = [a["id"] for a in acts if smrules_eval(a) != baseline.evaluate(a)]
     sample = random.Random(args.seed + 1).sample(acts, min(args.sample, len(acts)))
 
-    engines = {"baseline": baseline.evaluate, "smrules": smrules_eval}
+    # Timed as the target states it: `policy.evaluate(activity)`, validation included; the
+    # fired rules were compared above, for every activity.
+    engines = {"baseline": baseline.evaluate, "smrules": policy.evaluate}
     names = list(engines)
     figures = {name: {"median_us": [], "p99_us": [], "per_s": []} for name in engines}
 

@@ -115,8 +115,14 @@ def _validate(activity: dict[str, Any], limits: Limits) -> bool:
     Returns whether the fast check passed it (its strings then match their format patterns).
     The calendar of dates (2026-02-30) is checked when `prepare_activity` converts them.
     """
+    if limits is DEFAULT_LIMITS and _DEFAULT_VALIDATOR:
+        fast = _DEFAULT_VALIDATOR[0]  # no cache lookup: hashing `limits` costs more
+    else:
+        fast = _fast_validator(limits)
+        if limits is DEFAULT_LIMITS:
+            _DEFAULT_VALIDATOR.append(fast)
     try:
-        valid = _fast_validator(limits).is_valid(activity)
+        valid = fast.is_valid(activity)
     except (ValueError, TypeError, OverflowError):  # what it cannot read is not valid either
         valid = False
     if not valid:
@@ -311,6 +317,9 @@ def _fast_validator(limits: Limits) -> Any:
     schema = _inline(load_schema("activity"), load_schema("activity").get("$defs", {}))
     _add_bounds(schema, limits)
     return jsonschema_rs.validator_for(_formats_as_patterns(schema))
+
+
+_DEFAULT_VALIDATOR: list[Any] = []  # `_fast_validator(DEFAULT_LIMITS)`, once built
 
 
 # Rust's regex has no `\Z`; its `$` (without multi-line mode) already means the very end.

@@ -199,7 +199,8 @@ def run_rule(rule: CompiledRule, c: Ctx) -> _Outcome:
 
 
 class Policy:
-    """A compiled policy. Immutable after loading; `evaluate` is safe from many threads."""
+    """A compiled policy. Its answers never change after loading (its rules only switch from
+    closures to generated code, which decides the same); `evaluate` is safe from many threads."""
 
     def __init__(
         self,

@@ -164,6 +164,7 @@ class PolicyWatcher:
         self.last_error = None
         if policy.digest == self.policy.digest:
             return False
+        policy.generate_code()  # before it serves, so no request waits for it
         self.policy = policy
         self.loaded_at = dt.datetime.now(dt.timezone.utc)
         self._report(f"reloaded policy `{policy.name}` {policy.digest}")

@@ -136,6 +136,7 @@ def command(
     token = _read_token(token_file) if token_file is not None else None
     path = policy_path if policy_path is not None else default_policy_path()
     policy = load_policy_or_exit(path)
+    policy.generate_code()  # full speed from the first request
     sock = _listen(host, port)
     try:
         log = DecisionLog(log_path, sync=log_sync)
