@@ -712,17 +712,18 @@ def test_policy_with_a_binary_and_a_broken_data_file_lists_both_and_exits_3(tmp_
     assert "d.yaml:2:1: error[yaml]: invalid YAML" in result.stderr
 
 
-def test_internal_error_keeps_earlier_output_and_prints_no_traceback(monkeypatch):
-    real = check_cmd.check_one
-    calls = []
+@pytest.mark.parametrize("tty", [False, True])
+def test_internal_error_keeps_earlier_output_and_prints_no_traceback(monkeypatch, tty):
+    """Whether activities are checked one by one (someone waits) or in chunks."""
+    real = check_cmd.decide_one
 
-    def failing(policy, value, options, label):
-        calls.append(label)
-        if len(calls) == 3:
+    def failing(policy, value, options):
+        if value.get("id") == "s3":
             raise RuntimeError("boom")
-        return real(policy, value, options, label)
+        return real(policy, value, options)
 
-    monkeypatch.setattr(check_cmd, "check_one", failing)
+    monkeypatch.setattr(check_cmd, "decide_one", failing)
+    monkeypatch.setattr(check_cmd, "_isatty", lambda stream: tty)
     monkeypatch.delenv("SMRULES_DEBUG", raising=False)
     result = run("--now", NOW, act("stream.jsonl"), "-o", "jsonl")
     assert result.exit_code == 3

@@ -32,11 +32,12 @@ from ._common import (
 
 if TYPE_CHECKING:
     from ..engine import Policy
-    from ..inputs import ActivityInput, InputError
+    from ..inputs import ActivityInput, InputError, LineInput
 
 ACCOUNT_TYPES = ("corporate", "personal", "brand", "executive", "employee_advocacy", "pseudonymous")
 TEXT_LABEL = "--text"
 CHUNK = 256  # activities per task in --jobs mode
+SERIAL_CHUNK = 128  # activities checked step by step together, when no one waits for each
 PROGRESS_AFTER = 0.5  # seconds before a progress line appears
 FLUSH_EVERY = 0.2  # seconds between flushes of a large batch's output
 FLUSH_SIZE = 1 << 16  # characters of output held at most before writing
@@ -65,15 +66,27 @@ class Options(NamedTuple):
 
 def check_one(policy: Policy, value: object, options: Options, label: str | None) -> Checked:
     """Decide (or explain) one activity and render it as `options.style` asks."""
+    return render_one(decide_one(policy, value, options), value, options, label)
+
+
+def decide_one(policy: Policy, value: object, options: Options):  # noqa: ANN201
+    """The decision, or the explanation with `--explain`, or `Checked` for an invalid one."""
     try:
         if options.explain:
-            explanation = policy.explain(value, options.now)  # type: ignore[arg-type]
-            decision = explanation.decision
-        else:
-            explanation = None
-            decision = policy.evaluate(value, options.now)  # type: ignore[arg-type]
+            return policy.explain(value, options.now)  # type: ignore[arg-type]
+        return policy.evaluate(value, options.now)  # type: ignore[arg-type]
     except ActivityError as err:
         return Checked("invalid", None, tuple((p.path, p.message) for p in err.problems))
+
+
+def render_one(outcome, value: object, options: Options, label: str | None) -> Checked:
+    """What `decide_one` gave, as `options.style` asks."""
+    if isinstance(outcome, Checked):
+        return outcome
+    if options.explain:
+        explanation, decision = outcome, outcome.decision
+    else:
+        explanation, decision = None, outcome
     if options.style == "text":
         from ..render import render_decision, render_explanation
 
@@ -303,21 +316,66 @@ def _label(item: ActivityInput) -> str:
 def _results(
     policy: Policy,
     policy_path: str,
-    items: Iterable[ActivityInput | InputError],
+    items: Iterable[ActivityInput | InputError | LineInput],
     options: Options,
     jobs: int,
+    eager: bool,
 ) -> Iterator[tuple[ActivityInput | InputError, Checked | None]]:
-    """Each input in order with its result (None for an input error)."""
+    """Each input in order with its result (None for an input error). `eager`: each result
+    as soon as it is made, else in chunks of SERIAL_CHUNK (or CHUNK for each worker)."""
     from ..inputs import InputError
 
-    if jobs <= 1:
+    if jobs > 1:
+        yield from _parallel(policy, policy_path, items, options, jobs)
+        return
+    if eager:  # someone waits for each answer
         for item in items:
             if isinstance(item, InputError):
                 yield item, None
             else:
-                yield item, check_one(policy, item.value, options, _label(item))
+                yield item, check_one(policy, item.value, options, _label(item))  # type: ignore
         return
-    yield from _parallel(policy, policy_path, items, options, jobs)
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= SERIAL_CHUNK:
+            yield from _check_chunk(policy, chunk, options)
+            chunk = []
+    yield from _check_chunk(policy, chunk, options)
+
+
+def _check_chunk(
+    policy: Policy, chunk: list, options: Options
+) -> Iterator[tuple[ActivityInput | InputError, Checked | None]]:
+    """A chunk in steps: parse every line, decide every activity, then render every decision.
+
+    The same work as one activity at a time, but each step's code stays warm in the processor's
+    caches, which makes a long batch noticeably faster.
+    """
+    from ..inputs import InputError, LineInput
+
+    try:
+        parsed = [item.parse() if isinstance(item, LineInput) else item for item in chunk]
+        decided = [
+            None if isinstance(item, InputError) else decide_one(policy, item.value, options)
+            for item in parsed
+        ]
+    except Exception:
+        # An internal error: check one at a time, so that the answers before it are printed
+        # before it stops the run.
+        for item in chunk:
+            if isinstance(item, LineInput):
+                item = item.parse()
+            if isinstance(item, InputError):
+                yield item, None
+            else:
+                yield item, check_one(policy, item.value, options, _label(item))  # type: ignore
+        return
+    for item, outcome in zip(parsed, decided, strict=True):
+        if outcome is None:
+            yield item, None
+        else:
+            yield item, render_one(outcome, item.value, options, _label(item))  # type: ignore
 
 
 # Worker processes: the policy is inherited when processes fork, else loaded once per worker.
@@ -561,25 +619,26 @@ def command(
     from ..inputs import ActivityInput, Source, read_inputs
     from ..render import Tally
 
-    items: Iterable[ActivityInput | InputError]
+    items: Iterable[ActivityInput | InputError | LineInput]
+    eager = text is not None or "-" in activities or _isatty(sys.stdout)
     if text is not None:
         value = _text_activity(text, kind, platform, department, roles, account)
         source = Source(TEXT_LABEL, json.dumps(value, ensure_ascii=False))
         items = [ActivityInput(value, TEXT_LABEL, 1, 1, "document", (), source)]
         single = True
     else:
-        items, single = _peek_single(read_inputs(activities, defer_lines=jobs > 1), len(activities))
-
+        deferred = read_inputs(activities, defer_lines=jobs > 1 or not eager)
+        items, single = _peek_single(deferred, len(activities))
     color = use_color(sys.stdout) and output == "text"
     style = "json" if output == "json" and single else "json-item" if output == "json" else output
-    eager = "-" in activities or _isatty(sys.stdout)
     writer = Writer(style, single, color, eager)
     tally = Tally()
     exit_code = EXIT_OK
     writer.start()
     options = Options(effective_now, explain, style, color)
     try:
-        for index, (item, checked) in enumerate(_results(policy, path, items, options, jobs)):
+        results = _results(policy, path, items, options, jobs, eager)
+        for index, (item, checked) in enumerate(results):
             if checked is None or checked.outcome == "invalid":
                 record, problems, label = _invalid(item, checked, index)
                 writer.invalid(record, problems, label)
