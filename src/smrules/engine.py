@@ -344,6 +344,8 @@ class Policy:
             if len(groups) > 1:  # back to file order
                 positions.sort()
                 failed.sort(key=_position)
+        if not positions and not failed:  # most activities
+            return self._combine(c, act, c.time, [], [])
         rules = self.rules_compiled
         fired: list[tuple[CompiledRule, str | None, str | None]] = []
         late = False

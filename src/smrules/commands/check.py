@@ -345,7 +345,7 @@ def _results(
 
 
 def _check_chunk(
-    policy: Policy, chunk: list, options: Options
+    policy: Policy, chunk: list, options: Options, labels: list[str | None] | None = None
 ) -> Iterator[tuple[ActivityInput | InputError, Checked | None]]:
     """A chunk in steps: parse every line, decide every activity, then render every decision.
 
@@ -363,19 +363,21 @@ def _check_chunk(
     except Exception:
         # An internal error: check one at a time, so that the answers before it are printed
         # before it stops the run.
-        for item in chunk:
+        for index, item in enumerate(chunk):
             if isinstance(item, LineInput):
                 item = item.parse()
             if isinstance(item, InputError):
                 yield item, None
             else:
-                yield item, check_one(policy, item.value, options, _label(item))  # type: ignore
+                label = labels[index] if labels and labels[index] else _label(item)
+                yield item, check_one(policy, item.value, options, label)  # type: ignore
         return
-    for item, outcome in zip(parsed, decided, strict=True):
+    for index, (item, outcome) in enumerate(zip(parsed, decided, strict=True)):
         if outcome is None:
             yield item, None
         else:
-            yield item, render_one(outcome, item.value, options, _label(item))  # type: ignore
+            label = labels[index] if labels and labels[index] else _label(item)  # type: ignore
+            yield item, render_one(outcome, item.value, options, label)  # type: ignore
 
 
 # Worker processes: the policy is inherited when processes fork, else loaded once per worker.
@@ -393,28 +395,32 @@ def _worker_init(policy_path: str, options: Options) -> None:
 
 def _worker_run(batch: list) -> list:
     """Check a batch of ("line", file, line number, text) stream lines, parsed here, and
-    ("value", value, label) activities.
+    ("value", value, label) activities, in steps as `_check_chunk` does.
 
     Results are plain tuples, cheap to send back: (outcome, payload, problems, item), where
     `item` is the parsed input of an invalid line (the parent needs it to locate the
     problems), else None; an input error has outcome None.
     """
-    from ..inputs import InputError, LineInput
+    from ..inputs import ActivityInput, LineInput
 
     policy = _WORKER["policy"]
     options = _WORKER["options"]
+    items = [
+        LineInput(work[1], work[2], work[3])
+        if work[0] == "line"
+        else ActivityInput(work[1], "", 0, 0, "document", (), None)  # type: ignore[arg-type]
+        for work in batch
+    ]
+    labels = [work[2] if work[0] == "value" else None for work in batch]
+    checks = _check_chunk(policy, items, options, labels)
     out: list = []
-    for work in batch:
-        if work[0] == "line":
-            item = LineInput(work[1], work[2], work[3]).parse()
-            if isinstance(item, InputError):
-                out.append((None, None, (), item))
-                continue
-            checked = check_one(policy, item.value, options, _label(item))  # type: ignore
-            invalid = checked.outcome == "invalid"
-            out.append((*checked, item if invalid else None))
+    for work, (item, checked) in zip(batch, checks, strict=True):
+        if checked is None:  # an input error
+            out.append((None, None, (), item))
+        elif work[0] == "value":
+            out.append((*checked, None))
         else:
-            out.append((*check_one(policy, work[1], options, work[2]), None))  # type: ignore
+            out.append((*checked, item if checked.outcome == "invalid" else None))
     return out
 
 
