@@ -558,18 +558,21 @@ def test_no_progress_when_stderr_is_not_a_terminal():
 
 def test_jobs_keep_the_input_order(tmp_path):
     lines = []
-    for i in range(300):
+    for i in range(600):  # three batches of a worker: a broken line, an input error, neither
         text = "Q3 revenue" if i % 7 == 0 else "RocketSkates" if i % 5 == 0 else "hello"
         activity = {"id": f"a{i}", "kind": "post", "actor": {"id": "e"}, "content": {"text": text}}
         lines.append(json.dumps(activity) if i != 150 else '{"broken": ')
     stream = tmp_path / "many.jsonl"
-    stream.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    raw = [line.encode() for line in lines]
+    raw[280] = b'{"id": "\xff"}'  # not UTF-8: an input error the parent finds, between lines
+    stream.write_bytes(b"\n".join(raw) + b"\n")  # a worker decides (one batch with it, one not)
     one = run("--now", NOW, str(stream), "-o", "jsonl")
     many = run("--now", NOW, str(stream), "-o", "jsonl", "--jobs", "3")
     assert one.exit_code == many.exit_code == 3
     assert many.stdout == one.stdout
     assert many.stderr == one.stderr
-    assert len(many.stdout.splitlines()) == 300
+    assert len(many.stdout.splitlines()) == 600
+    assert "not valid UTF-8" in many.stderr
 
 
 def test_jobs_with_text_output_and_explain():

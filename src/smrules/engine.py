@@ -708,12 +708,8 @@ def compile_with_errors(
     program: Program, checked: bool = False
 ) -> tuple[list[Diagnostic], Policy | None]:
     """Every load error of a parsed program (checker and compiler), and the policy if none."""
-    from .checker import check_program
-
     try:
-        diagnostics = (
-            [] if checked else [d for d in check_program(program) if d.severity == "error"]
-        )
+        diagnostics = [] if checked else _check_errors(program)
         policy = build_policy(program, diagnostics)
     except RecursionError:
         first = program.modules[0].file if program.modules else "<policy>"
@@ -726,6 +722,12 @@ def compile_with_errors(
         return [too_deep], None
     errors = _dedupe(diagnostics)
     return errors, (policy if not errors else None)
+
+
+def _check_errors(program: Program) -> list[Diagnostic]:
+    from .checker import check_program  # not needed (nor imported) when the cache has checked
+
+    return [d for d in check_program(program) if d.severity == "error"]
 
 
 def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
