@@ -214,21 +214,6 @@ def test_the_default_policy_and_its_test_activities(tmp_path):
     assert assert_same(policy, activities) == len(activities)
 
 
-def test_the_benchmark_policy_on_generated_activities():
-    bench = REPO.parent / "shared" / "bench"
-    if not (bench / "activities.py").is_file():
-        pytest.skip("the shared benchmark workload is not next to this checkout")
-    import sys
-
-    sys.path.insert(0, str(bench))
-    try:
-        import activities as generator
-    finally:
-        sys.path.remove(str(bench))
-    policy = smrules.load(bench / "policy")
-    assert assert_same(policy, generator.generate(1500, 99)) == 1500
-
-
 def test_an_indexed_policy_runs_one_generated_block_per_guard(tmp_path):
     import sys
 

@@ -293,3 +293,11 @@ def test_an_escaped_colon_cannot_hide_a_repeated_key():
     text = '{"a": 1, "a": "\\u003a"}'  # the escape adds back the colon the lost key took
     with pytest.raises(YamlError, match="duplicate key"):
         json_load(text)
+
+
+@pytest.mark.parametrize("number", ["9223372036854775808", "-9223372036854775809", "1" * 30])
+def test_integers_beyond_64_bits_stay_exact(number):
+    assert json_load(f'{{"n": {number}, "list": [{number}]}}') == {
+        "n": int(number),
+        "list": [int(number)],
+    }

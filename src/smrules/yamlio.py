@@ -85,6 +85,7 @@ def yaml_load_with_positions(
 
 
 _UNREAD = object()
+_LONG_DIGITS = re.compile(r"\d{19}")  # an integer orjson may not read exactly (2**63 has 19)
 
 
 def _json_fast(text: str) -> Any:
@@ -95,9 +96,10 @@ def _json_fast(text: str) -> Any:
     repeated keys. A repeated key is seen by counting colons: outside strings each key has
     one, so writing the value back with the same strings gives as many colons as the text
     holds, unless a key was dropped. Escapes never write a colon, but for `\u003a`; a text
-    with a `\u003` escape takes the strict reader.
+    with a `\u003` escape takes the strict reader. So does one with 19 digits in a row: some
+    orjson versions read an integer beyond 64 bits as a float, where Python keeps it exact.
     """
-    if "\\u003" in text:
+    if "\\u003" in text or _LONG_DIGITS.search(text):
         return _UNREAD
     try:
         value = orjson.loads(text)

@@ -469,10 +469,13 @@ def _parallel(
 
     from ..inputs import ActivityInput, LineInput
 
+    context = _pool_context()
+    if context.get_start_method() == "fork":
+        policy.generate_code()  # once, here: forked workers inherit it
     _WORKER.update(policy=policy, path=policy_path, options=options)
     pending: deque[tuple[list, Future]] = deque()
     pool = ProcessPoolExecutor(
-        jobs, _pool_context(), initializer=_worker_init, initargs=(policy_path, options)
+        jobs, context, initializer=_worker_init, initargs=(policy_path, options)
     )
     with pool:
 
