@@ -307,13 +307,9 @@ def test_deeply_nested_expressions_are_called_not_inlined(make_policy):
 def test_closure_block_is_the_reference_loop(shapes_policy):
     rules = list(enumerate(shapes_policy.rules_compiled))
     block = closure_block(rules)
-    from smrules.runtime import Ctx
-
     shapes_policy.generate_code()
     act = shapes_policy.prepare({"kind": "post", "actor": {"id": "e1"}, "context": {"a": "x"}}, NOW)
-    fired, errors = block(Ctx(act, act["time"], shapes_policy._n_lets, shapes_policy._n_vars))
-    generated = shapes_policy._blocks[0](
-        Ctx(act, act["time"], shapes_policy._n_lets, shapes_policy._n_vars)
-    )
+    fired, errors = block(shapes_policy._context(act))
+    generated = shapes_policy._blocks[0](shapes_policy._context(act))
     assert (fired, errors) == generated
     assert [rules[i][1].info.id for i in fired][:2] == ["eq_str", "in_list"]

@@ -84,17 +84,8 @@ def prepare_activity(
     out = dict(prepared) if prepared is activity else prepared
     problems: list[Problem] = []
     for key, spec in _format_fields().items():
-        value = out.get(key)
-        if value is None:
-            continue
-        if matched and spec == "date-time" and type(value) is str:
-            parsed = parse_valid_date_time(value)  # the fast check matched its pattern
-            if parsed is None:
-                problems.append(Problem(key, DATE_TIME_MESSAGE))
-            else:
-                out[key] = parsed
-        else:
-            out[key] = _convert(value, spec, (key,), problems)
+        if key in out:
+            out[key] = _convert(out[key], spec, (key,), problems, matched)
     if problems:  # a calendar error the fast check's patterns cannot see (2026-02-30)
         raise ActivityError(sorted(problems, key=lambda p: p.path))
     if "time" not in out:
@@ -115,14 +106,8 @@ def _validate(activity: dict[str, Any], limits: Limits) -> bool:
     Returns whether the fast check passed it (its strings then match their format patterns).
     The calendar of dates (2026-02-30) is checked when `prepare_activity` converts them.
     """
-    if limits is DEFAULT_LIMITS and _DEFAULT_VALIDATOR:
-        fast = _DEFAULT_VALIDATOR[0]  # no cache lookup: hashing `limits` costs more
-    else:
-        fast = _fast_validator(limits)
-        if limits is DEFAULT_LIMITS:
-            _DEFAULT_VALIDATOR.append(fast)
     try:
-        valid = fast.is_valid(activity)
+        valid = _fast_validator(limits).is_valid(activity)
     except (ValueError, TypeError, OverflowError):  # what it cannot read is not valid either
         valid = False
     if not valid:
@@ -319,9 +304,6 @@ def _fast_validator(limits: Limits) -> Any:
     return jsonschema_rs.validator_for(_formats_as_patterns(schema))
 
 
-_DEFAULT_VALIDATOR: list[Any] = []  # `_fast_validator(DEFAULT_LIMITS)`, once built
-
-
 # Rust's regex has no `\Z`; its `$` (without multi-line mode) already means the very end.
 _FORMAT_PATTERNS = {
     "date-time": DATE_TIME_PATTERN.replace("\\Z", "$"),
@@ -428,12 +410,22 @@ def _format_fields() -> dict[str, FormatSpec]:
     return spec if isinstance(spec, dict) else {}
 
 
-def _convert(value: Any, spec: FormatSpec, path: tuple[PathPart, ...], problems: list[Problem]):
-    """`value` with the fields `spec` names parsed; copies only what changes."""
+def _convert(
+    value: Any,
+    spec: FormatSpec,
+    path: tuple[PathPart, ...],
+    problems: list[Problem],
+    matched: bool = False,
+):
+    """`value` with the fields `spec` names parsed; copies only what changes. `matched`: the
+    fast check matched every string against its format's pattern, so it need not again."""
     if isinstance(spec, str):
         if not isinstance(value, str):
             return value
-        parsed = parse_date_time(value) if spec == "date-time" else parse_date(value)
+        if spec == "date-time":
+            parsed = parse_valid_date_time(value) if matched else parse_date_time(value)
+        else:
+            parsed = parse_date(value)
         if parsed is None:
             message = DATE_TIME_MESSAGE if spec == "date-time" else DATE_MESSAGE
             problems.append(Problem(format_path(path), message))
@@ -443,14 +435,14 @@ def _convert(value: Any, spec: FormatSpec, path: tuple[PathPart, ...], problems:
         out = value
         for key, sub in spec.items():
             if key in value:
-                new = _convert(value[key], sub, (*path, key), problems)
+                new = _convert(value[key], sub, (*path, key), problems, matched)
                 if new is not value[key]:
                     if out is value:
                         out = dict(value)
                     out[key] = new
         return out
     if isinstance(value, list) and "*" in spec:
-        items = [_convert(v, spec["*"], (*path, i), problems) for i, v in enumerate(value)]
+        items = [_convert(v, spec["*"], (*path, i), problems, matched) for i, v in enumerate(value)]
         return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value
 

@@ -223,7 +223,6 @@ class Policy:
         self.ref = PolicyRef(settings.name, settings.version, program.digest)
         self.rules: tuple[RuleInfo, ...] = tuple(r.info for r in rules)
         self._tz = settings.tz
-        self._n_lets, self._n_vars = compiler.n_lets, compiler.n_vars
         self._index = GuardIndex(guards) if guards is not None else None
         groups = self._index.groups if self._index is not None else [tuple(range(len(rules)))]
         # Each group of rules starts as a loop over the rules' closures and becomes generated
@@ -262,12 +261,7 @@ class Policy:
         limits: Limits | None = None,
     ) -> Decision:
         """Decide one activity. Raises `ActivityError` when it is invalid or over `limits`."""
-        if now is None and limits is None:  # the common call: no checks of the arguments
-            activity_module = _activity_module()
-            act = activity_module.prepare_activity(activity, tz=self._tz)
-        else:
-            act = self.prepare(activity, now, limits)
-        return self._decide(act)
+        return self._decide(self.prepare(activity, now, limits))
 
     def explain(self, activity: Mapping[str, object], now: dt.datetime | None = None):
         """Decide one activity and say, for every rule, why it fired or not."""
@@ -326,7 +320,7 @@ class Policy:
         return Ctx(act, act["time"], self.compiler.n_lets, self.compiler.n_vars)
 
     def _decide(self, act: dict) -> Decision:
-        c = Ctx(act, act["time"], self._n_lets, self._n_vars)
+        c = self._context(act)
         cold = self._cold
         if self._index is None:
             if cold[0] > 0:
@@ -372,14 +366,16 @@ class Policy:
         """
         self._cold[group] -= 1
         if self._cold[group] <= 0:
-            self._cold[group] = 0
-            self._blocks[group] = make_block(self.compiler, self._groups[group])
+            self._generate(group)
 
     def generate_code(self) -> None:
         """Generate every group's code now, rather than after its first decisions."""
         for group in range(len(self._groups)):
-            self._cold[group] = 0
-            self._blocks[group] = make_block(self.compiler, self._groups[group])
+            self._generate(group)
+
+    def _generate(self, group: int) -> None:
+        self._cold[group] = 0
+        self._blocks[group] = make_block(self.compiler, self._groups[group])
 
     def _evidence(self, rule: CompiledRule, c: Ctx) -> Callable[[], tuple[Evidence, ...]]:
         """A function computing a fired rule's evidence by re-running its `when`s.

@@ -336,17 +336,12 @@ def _results(
 ) -> Iterator[tuple[ActivityInput | InputError, Checked | None]]:
     """Each input in order with its result (None for an input error). `eager`: each result
     as soon as it is made, else in chunks of SERIAL_CHUNK (or CHUNK for each worker)."""
-    from ..inputs import InputError
 
     if jobs > 1:
         yield from _parallel(policy, policy_path, items, options, jobs)
         return
     if eager:  # someone waits for each answer
-        for item in items:
-            if isinstance(item, InputError):
-                yield item, None
-            else:
-                yield item, check_one(policy, item.value, options, _label(item))  # type: ignore
+        yield from _one_at_a_time(policy, items, options)
         return
     chunk: list = []
     for item in items:
@@ -376,21 +371,36 @@ def _check_chunk(
     except Exception:
         # An internal error: check one at a time, so that the answers before it are printed
         # before it stops the run.
-        for index, item in enumerate(chunk):
-            if isinstance(item, LineInput):
-                item = item.parse()
-            if isinstance(item, InputError):
-                yield item, None
-            else:
-                label = labels[index] if labels and labels[index] else _label(item)
-                yield item, check_one(policy, item.value, options, label)  # type: ignore
+        yield from _one_at_a_time(policy, chunk, options, labels)
         return
     for index, (item, outcome) in enumerate(zip(parsed, decided, strict=True)):
         if outcome is None:
             yield item, None
         else:
-            label = labels[index] if labels and labels[index] else _label(item)  # type: ignore
+            label = _label_at(labels, index, item)
             yield item, render_one(outcome, item.value, options, label)  # type: ignore
+
+
+def _one_at_a_time(
+    policy: Policy, items: Iterable, options: Options, labels: list[str | None] | None = None
+) -> Iterator[tuple[ActivityInput | InputError, Checked | None]]:
+    """Parse (a stream line), decide and render each input before taking the next."""
+    from ..inputs import InputError, LineInput
+
+    for index, item in enumerate(items):
+        if isinstance(item, LineInput):
+            item = item.parse()
+        if isinstance(item, InputError):
+            yield item, None
+        else:
+            label = _label_at(labels, index, item)
+            yield item, check_one(policy, item.value, options, label)  # type: ignore
+
+
+def _label_at(labels: list[str | None] | None, index: int, item) -> str:
+    """The label a worker was given for an activity, else the input's own."""
+    given = labels[index] if labels else None
+    return given if given else _label(item)
 
 
 # Worker processes: the policy is inherited when processes fork, else loaded once per worker.
@@ -673,16 +683,16 @@ def command(
     writer.start()
     options = Options(effective_now, explain, style, color)
     try:
-        index = -1
+        index = 0  # of the next activity in the input
         for item, checked in _results(policy, path, items, options, jobs, eager):
-            index += 1
             if isinstance(item, DecidedRun):
                 writer.decided_run(item)
                 for outcome in item.outcomes:
                     tally.add(outcome)
                     exit_code = max(exit_code, _exit_code(outcome, fail_on_warn))
-                index += len(item.outcomes) - 1
-            elif checked is None or checked.outcome == "invalid":
+                index += len(item.outcomes)
+                continue
+            if checked is None or checked.outcome == "invalid":
                 record, problems, label = _invalid(item, checked, index)
                 writer.invalid(record, problems, label)
                 tally.add("invalid")
@@ -691,6 +701,7 @@ def command(
                 writer.decided(checked)
                 tally.add(checked.outcome)
                 exit_code = max(exit_code, _exit_code(checked.outcome, fail_on_warn))
+            index += 1
             if writer.progress.enabled:
                 writer.progress.tick(tally.total, tally.counts.get("invalid", 0))
         writer.finish(tally)
