@@ -174,37 +174,37 @@ def _normalized_list(items: list[str], norm: Callable[[str], str]) -> list[str]:
     return items if out == items else out
 
 
-def _unchanged(items: list[str], mark: str, joined: str, folded: str) -> bool:
-    # Caller-supplied lists are usually normalised already: a few C-level string operations
-    # prove it (conservatively: a `mark` anywhere sends the list through normalisation).
-    return folded == joined and mark not in joined and len(set(items)) == len(items)
+def _normalized_given(
+    items: list[str], mark: str, settled: Callable[[str], bool], norm: Callable[[str], str]
+) -> list[str]:
+    """A caller-supplied list normalised with `norm`; `items` itself when that changes nothing.
+
+    Such lists are usually normalised already, and a few C-level string operations on them
+    joined prove it: `settled(joined)` says the case needs no change, and neither a `mark`
+    anywhere nor a repeated item is left (conservatively: a mark anywhere sends the list
+    through normalisation).
+    """
+    if not items:
+        return items
+    joined = "\x00".join(items)
+    if settled(joined) and mark not in joined and len(set(items)) == len(items):
+        return items
+    return _normalized_list(items, norm)
 
 
 def normalize_hashtags(items: list[str]) -> list[str]:
-    if not items:
-        return items
-    joined = "\x00".join(items)
-    if joined.isascii() and _unchanged(items, "#", joined, joined.lower()):
-        return items  # ASCII: normalize() is lower()
-    return _normalized_list(items, normalize_hashtag)
+    # For ASCII, normalize() is lower(); other text always goes through normalize().
+    return _normalized_given(
+        items, "#", lambda joined: joined.isascii() and joined.lower() == joined, normalize_hashtag
+    )
 
 
 def normalize_mentions(items: list[str]) -> list[str]:
-    if not items:
-        return items
-    joined = "\x00".join(items)
-    if _unchanged(items, "@", joined, joined.lower()):
-        return items
-    return _normalized_list(items, normalize_handle)
+    return _normalized_given(items, "@", lambda joined: joined.lower() == joined, normalize_handle)
 
 
 def normalize_cashtags(items: list[str]) -> list[str]:
-    if not items:
-        return items
-    joined = "\x00".join(items)
-    if _unchanged(items, "$", joined, joined.upper()):
-        return items
-    return _normalized_list(items, normalize_cashtag)
+    return _normalized_given(items, "$", lambda joined: joined.upper() == joined, normalize_cashtag)
 
 
 def normalize_links(items: list[Link]) -> list[Link]:
