@@ -556,7 +556,7 @@ def test_no_progress_when_stderr_is_not_a_terminal():
 # ---------------------------------------------------------------------------- --jobs
 
 
-def test_jobs_keep_the_input_order(tmp_path):
+def test_jobs_keep_the_input_order(tmp_path, monkeypatch):
     lines = []
     for i in range(600):  # three batches of a worker: a broken line, an input error, neither
         text = "Q3 revenue" if i % 7 == 0 else "RocketSkates" if i % 5 == 0 else "hello"
@@ -573,6 +573,10 @@ def test_jobs_keep_the_input_order(tmp_path):
     assert many.stderr == one.stderr
     assert len(many.stdout.splitlines()) == 600
     assert "not valid UTF-8" in many.stderr
+    # One at a time, as for someone waiting at a terminal: the same lines.
+    monkeypatch.setattr(check_cmd, "_isatty", lambda stream: True)
+    eager = run("--now", NOW, str(stream), "-o", "jsonl")
+    assert (eager.exit_code, eager.stdout, eager.stderr) == (3, one.stdout, one.stderr)
 
 
 def test_jobs_with_text_output_and_explain():

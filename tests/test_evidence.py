@@ -70,3 +70,43 @@ def test_pii_evidence_only_for_tested_kinds(make_policy):
 def test_evidence_capped_at_twenty(make_policy):
     policy = make_policy('rule r { when content.text matches /a/ warn "x" }')
     assert len(evidence(policy, {"content": {"text": "a " * 50}})["r"]) == 20
+
+
+def test_rules_that_cannot_record_evidence_are_not_rerun(make_policy):
+    policy = make_policy(
+        """
+        rule plain { when kind == "post" and len(content.text) > 3 warn "x" }
+        rule text { when content.text matches /secret/ warn "y" }
+        rule negated { when not (content.text matches /public/) warn "z" }
+        """
+    )
+    records = {r.info.id: r.records_evidence for r in policy.rules_compiled}
+    assert records == {"plain": False, "text": True, "negated": False}
+    got = evidence(policy, {"content": {"text": "top secret"}})
+    assert got == {
+        "plain": [],
+        "text": [{"path": "content.text", "start": 4, "end": 10, "text": "secret"}],
+        "negated": [],
+    }
+
+
+def test_skipping_evidence_changes_no_finding_of_the_bundled_policy():
+    """Every rule re-run for its evidence, against the rules that skip it: the same JSON."""
+    from pathlib import Path
+
+    import smrules
+    from smrules import testing
+
+    root = Path(__file__).resolve().parents[1]
+    skipping, rerun = smrules.load(root / "policies"), smrules.load(root / "policies")
+    for rule in rerun.rules_compiled:
+        object.__setattr__(rule, "records_evidence", True)
+    assert any(not rule.records_evidence for rule in skipping.rules_compiled)
+    findings = 0
+    for path in testing.discover([str(root / "policies"), str(root / "examples")]):
+        for case in testing.load_test_file(path).cases:
+            a = skipping.evaluate(case.activity, now=case.now or NOW)
+            b = rerun.evaluate(case.activity, now=case.now or NOW)
+            assert a.to_json() == b.to_json()
+            findings += len(a.findings)
+    assert findings > 100

@@ -189,6 +189,47 @@ def test_jsonl_overlong_line_is_skipped(tmp_path, monkeypatch):
     assert (a.value["id"], c.value["id"], c.line) == ("a", "c", 3)
 
 
+def _summary(item):
+    if isinstance(item, InputError):
+        span = item.diagnostic.span
+        where = (span.line, span.column) if span else None
+        return ("error", item.diagnostic.code, item.diagnostic.message, where, item.line_text)
+    source = item.source.text if item.source else None
+    return ("activity", item.value, item.line, item.column, item.container, source)
+
+
+def test_jsonl_lines_read_later_read_as_lines_read_at_once(tmp_path):
+    """`defer_lines` (lines parsed by whoever checks them, from their bytes) gives the same
+    activities, errors and positions as reading each line at once."""
+    lines = [
+        b'{"id": "first"}',
+        b"   ",
+        "\u3000\u2028".encode(),  # white space to Python, not to bytes.strip: an error
+        b"\x1c",
+        b'  \t{"id": "indented"}\r',
+        b'\xef\xbb\xbf{"id": "bom"}',
+        b'{"id": "nul\x00"}',
+        b'{"id": "caf\xe9"}',
+        b'{"id": "a", "id": "b"}',
+        b'{"a\\u003a": 1, "a": 2, "a": 3}',
+        b'{"n": 123456789012345678901234567890}',
+        b'{"text": "caf\xc3\xa9 \xf0\x9f\x98\x80", "x": NaN}',
+        b'{"text": "caf\xc3\xa9 \xf0\x9f\x98\x80"}',
+        b'{"s": "\\ud800"}',
+        b'{"id": 1} trailing',
+        b"[1, 2]",
+        b'"just a string"',
+    ]
+    name = write(tmp_path, "edge.jsonl", b"\n".join(lines) + b"\n")
+    at_once = [_summary(i) for i in read_inputs([name])]
+    later = [
+        _summary(i.parse() if isinstance(i, inputs.LineInput) else i)
+        for i in read_inputs([name], defer_lines=True)
+    ]
+    assert later == at_once
+    assert len(at_once) == len(lines) - 1  # the blank line
+
+
 # ---------------------------------------------------------------------------- stdin
 
 

@@ -100,6 +100,7 @@ class ExprCompiler:
         # Keyed by node id; each entry keeps its node alive so the id is never reused by a
         # later node (expressions compiled after loading, e.g. `Policy.expression`).
         self._reads_memo: dict[tuple, tuple[n.Expr, bool]] = {}
+        self.evidence_sites = 0  # closures compiled so far that may record evidence
         self._time_fns = bi.make_time_functions(tz)
         self.node_fns: dict[int, Fn] = {}  # every compiled node, for explanations
         self.pattern_groups: dict[object, PatternGroup] = {}
@@ -338,6 +339,14 @@ class ExprCompiler:
         return let_value
 
     # ------------------------------------------------------------ access
+    def wants_evidence(self, env: Env) -> bool:
+        """Whether the closure being compiled records evidence. Every closure that may record
+        some asks here, and is counted: a rule whose `when`s have none skips re-running them
+        for evidence."""
+        if env.evidence:
+            self.evidence_sites += 1
+        return env.evidence
+
     def path_info(self, expr: n.Expr, env: Env) -> PathInfo | None:
         """The static field path of an expression, for evidence; None if it is not one."""
         keys: list[object] = []
@@ -617,7 +626,7 @@ class ExprCompiler:
             keys = frozenset(hay_value)
             return lambda c: (x := needle(c)) is not None and type(x) is str and x in keys
 
-        want_evidence = env.evidence
+        want_evidence = self.wants_evidence(env)
         hay_path = self.path_info(hay_node, env) if want_evidence else None
 
         def member(c: Ctx) -> bool:

@@ -84,6 +84,7 @@ class CompiledRule:
     hint: Callable[[Ctx], str | None]
     waivers: tuple[CompiledWaiver, ...]
     test: Callable[[Ctx], bool]  # all whens hold and no unless: the hot path of `run_rule`
+    records_evidence: bool = True  # False when no `when` can record any: evidence is empty
 
     @property
     def id(self) -> str:
@@ -450,7 +451,7 @@ class Policy:
                 info.ref,
                 info.tags,
                 info.source,
-                self._evidence(rule, c),
+                self._evidence(rule, c) if rule.records_evidence else (),
             )
             group = waived_findings if waived else audit if is_audit else by_effect[info.effect]
             group.append(finding)
@@ -600,6 +601,7 @@ def _compile_rule(
     whens: list[Fn] = []
     unlesses: list[Fn] = []
     ok = True
+    sites = compiler.evidence_sites
     for target, exprs, evidence in ((whens, rule.whens, True), (unlesses, rule.unlesses, False)):
         for expr in exprs:
             try:
@@ -645,6 +647,7 @@ def _compile_rule(
             tuple(unlesses),
             all(compiler.is_boolean(e) for e in rule.whens + rule.unlesses),
         ),
+        records_evidence=compiler.evidence_sites > sites,
     )
 
 

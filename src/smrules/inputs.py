@@ -173,19 +173,30 @@ class LineInput(NamedTuple):
     """A line of a `.jsonl` stream not parsed yet, so a worker process can parse it.
 
     A named tuple: a large batch makes one per line, and they cross to worker processes.
+    `data` is the line's bytes without its end; its first byte that is not ASCII white space
+    is printable ASCII (`_stream` reads any other line at once), so a byte offset there is a
+    character offset too.
     """
 
     file: str
     line: int
-    text: str
+    data: bytes
     container: Container = "stream"
 
     def parse(self) -> ActivityInput | InputError:
-        parsed = _parse_json(self.file, self.text, self.line, "stream")
-        if isinstance(parsed, InputError):
-            return parsed
-        value, source = parsed
-        column = len(self.text) - len(self.text.lstrip()) + 1
+        yamlio = _yamlio()
+        value = yamlio.json_fast_bytes(self.data)
+        if value is not yamlio.UNREAD:
+            source = Source(self.file, self.data.decode("utf-8"), self.line)
+        else:  # decoded and read strictly, which words any error
+            text = _decode(self.file, self.data, self.line)
+            if isinstance(text, InputError):
+                return InputError(text.diagnostic, None, "stream")
+            parsed = _parse_json(self.file, text, self.line, "stream")
+            if isinstance(parsed, InputError):
+                return parsed
+            value, source = parsed
+        column = len(self.data) - len(self.data.lstrip()) + 1
         return ActivityInput(value, self.file, self.line, column, "stream", (), source)
 
 
@@ -413,7 +424,13 @@ def _stream(
                 container="stream",
             )
             continue
-        if not raw.strip():
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        if defer_lines and 0x20 < stripped[0] < 0x7F and line_no > start_line:
+            # Decoded and read by whoever checks it. The first line is decoded here: a
+            # binary file stops the stream there.
+            yield LineInput(name, line_no, raw.rstrip(b"\r\n"))
             continue
         text = _decode(name, raw, line_no)
         if isinstance(text, InputError):
@@ -422,9 +439,6 @@ def _stream(
                 return  # a binary file, not one bad line: stop here
             continue
         text = text.rstrip("\r\n")
-        if defer_lines:
-            yield LineInput(name, line_no, text)
-            continue
         parsed = _parse_json(name, text, line_no, "stream")
         if isinstance(parsed, InputError):
             yield parsed

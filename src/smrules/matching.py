@@ -16,6 +16,7 @@ from . import text as textmod
 from .builtins import ignore_list, tokens
 from .compiler import MAX_EVIDENCE, CompileFailed, Env, ExprCompiler, Fn, PathInfo, _at, shaped
 from .errors import Diagnostic
+from .patterns import add_match_spans
 from .runtime import Ctx
 from .values import EvalError, Regex, compile_pattern, type_name
 
@@ -98,7 +99,7 @@ def _match_on_activity_path(
     def evidence(c: Ctx) -> None:
         if path is not None and c.evidence is not None:
             s = subject(c)
-            _regex_evidence(c, _where(path, c), s, patterns)
+            _regex_evidence(c, _where(path, c), s, patterns, hits_of(c), indices)
 
     if len(indices) == 1:
         (index,) = indices
@@ -134,15 +135,20 @@ def _sources_of(value: object) -> list[str]:
     return out
 
 
-def _regex_evidence(c: Ctx, where: str | None, subject: str, patterns: list[object]) -> None:
+def _regex_evidence(
+    c: Ctx,
+    where: str | None,
+    subject: str,
+    patterns: list[object],
+    hits: frozenset[int] | None = None,
+    indices: tuple[int, ...] = (),
+) -> None:
+    """The spans of `patterns` in `subject`. With the fused scan's `hits` (and the group index
+    of each pattern), only the patterns that matched are searched again."""
     spans: list[tuple[int, int]] = []
-    for pattern in patterns:
-        for m in pattern.finditer(subject):  # type: ignore[attr-defined]
-            start, end = m.span()
-            if end > start:
-                spans.append((start, end))
-            if len(spans) > 4 * MAX_EVIDENCE:
-                break
+    for i, pattern in enumerate(patterns):
+        if hits is None or indices[i] in hits:
+            add_match_spans(pattern, subject, spans, 4 * MAX_EVIDENCE)
     _add_spans(c, where, subject, spans)
 
 
@@ -179,7 +185,7 @@ def compile_matches(comp: ExprCompiler, expr: n.Compare, env: Env) -> Fn:
     span = expr.span
     path = comp.path_info(expr.left, env) if env.evidence else None
     known, value = comp.const_value(expr.right, env)
-    want_evidence = env.evidence
+    want_evidence = comp.wants_evidence(env)
 
     def check_subject(s: object) -> bool:
         if type(s) is str:
@@ -228,7 +234,7 @@ def compile_matches(comp: ExprCompiler, expr: n.Compare, env: Env) -> Fn:
             hits = scan(c, s)
             found = any(i in hits for i in indices)
             if found and want_evidence and c.evidence is not None:
-                _regex_evidence(c, _where(path, c), s, patterns)
+                _regex_evidence(c, _where(path, c), s, patterns, hits, indices)
             return found
 
         return match_any
@@ -341,7 +347,7 @@ def compile_mentions(comp: ExprCompiler, expr: n.Compare, env: Env) -> Fn:
     phrases = _phrase_fn(comp, expr.right, env)
     span = expr.span
     path = comp.path_info(expr.left, env) if env.evidence else None
-    want_evidence = env.evidence
+    want_evidence = comp.wants_evidence(env)
 
     def mentions(c: Ctx) -> bool:
         s = subject(c)
@@ -369,7 +375,7 @@ def compile_near(comp: ExprCompiler, expr: n.Call, env: Env, _kinds: object) -> 
     dist = comp.compile(n_node, env)
     span = expr.span
     path = comp.path_info(s_node, env) if env.evidence else None
-    want_evidence = env.evidence
+    want_evidence = comp.wants_evidence(env)
 
     def near(c: Ctx) -> bool:
         s = subject(c)
@@ -402,7 +408,7 @@ def compile_pii(comp: ExprCompiler, expr: n.Call, env: Env, _kinds: object) -> F
     ignore = comp.compile(expr.args[1], env) if len(expr.args) > 1 else (lambda c: None)
     span = expr.span
     path = comp.path_info(expr.args[0], env) if env.evidence else None
-    want_evidence = env.evidence
+    want_evidence = comp.wants_evidence(env)
     kinds = env.pii_kinds
 
     def pii_call(c: Ctx) -> list[str]:

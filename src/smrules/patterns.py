@@ -104,3 +104,57 @@ class PatternGroup:
             if matched:
                 found.extend(offset + i for i in matched)
         return frozenset(found)
+
+
+# The extension's search, which the `re2` wrapper's `finditer` drives from Python: calling it
+# directly finds a pattern's matches several times faster (no generator, no match objects).
+_raw_re2 = getattr(re2, "_re2", None)
+_UNANCHORED = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+
+
+def add_match_spans(
+    pattern: object, subject: str, spans: list[tuple[int, int]], limit: int
+) -> None:
+    """Append the code-point spans of the non-empty matches of `pattern` in `subject` to
+    `spans`, in the order `pattern.finditer(subject)` finds them, stopping once `spans` holds
+    more than `limit`."""
+    raw = getattr(pattern, "_regexp", None)
+    if raw is None or _raw_re2 is None or _UNANCHORED is None:
+        _add_finditer_spans(pattern, subject, spans, limit)
+        return
+    try:
+        data = subject.encode("utf-8")
+    except UnicodeEncodeError:  # pragma: no cover - activities hold no lone surrogates
+        _add_finditer_spans(pattern, subject, spans, limit)
+        return
+    found: list[tuple[int, int]] = []
+    pos, end = 0, len(data)
+    while True:
+        start, stop = raw.Match(_UNANCHORED, data, pos, end)[0]
+        if start == -1:
+            break
+        if stop > start:
+            found.append((start, stop))
+        if len(spans) + len(found) > limit or pos == end:
+            break
+        # After an empty match, step over one character, as `finditer` does.
+        pos = pos + _raw_re2.CharLenToBytes(data, pos, 1) if stop == pos else stop
+    if len(data) == len(subject):  # ASCII: byte offsets are code-point offsets
+        spans.extend(found)
+        return
+    chars = _raw_re2.BytesToCharLen
+    last_byte = last_char = 0
+    for start, stop in found:  # in increasing order: each offset is counted from the last
+        first = last_char + chars(data, last_byte, start)
+        last_char = first + chars(data, start, stop)
+        last_byte = stop
+        spans.append((first, last_char))
+
+
+def _add_finditer_spans(pattern, subject: str, spans: list[tuple[int, int]], limit: int) -> None:
+    for m in pattern.finditer(subject):  # type: ignore[attr-defined]
+        start, end = m.span()
+        if end > start:
+            spans.append((start, end))
+        if len(spans) > limit:
+            break

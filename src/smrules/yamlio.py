@@ -101,22 +101,28 @@ _BIG_INTS_ROUNDED = _rounds_big_ints()
 
 
 def _json_fast(text: str) -> Any:
-    r"""`text` read by orjson (several times faster than `json`) when that is the strict
-    reading, else `_UNREAD` and the strict reader decides (and words any error).
-
-    orjson refuses `NaN`, `Infinity` and lone surrogate escapes itself, but keeps the last of
-    repeated keys. A repeated key is seen by counting colons: outside strings each key has
-    one, so writing the value back with the same strings gives as many colons as the text
-    holds, unless a key was dropped. Escapes never write a colon, but for `\u003a`; a text
-    with a `\u003` escape takes the strict reader. So does one with 19 digits in a row when
-    this orjson reads an integer beyond 64 bits as a float (newer versions do), where Python
-    keeps it exact.
-    """
-    if "\\u003" in text:
-        return _UNREAD
+    """`text` read by orjson when that is the strict reading, else `_UNREAD` (see
+    `json_fast_bytes`)."""
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate in the text itself
+        return _UNREAD
+    return json_fast_bytes(data)
+
+
+def json_fast_bytes(data: bytes) -> Any:
+    r"""UTF-8 `data` read by orjson (several times faster than `json`) when that is the strict
+    reading, else `_UNREAD` and the strict reader decides (and words any error).
+
+    orjson refuses `NaN`, `Infinity`, invalid UTF-8 and lone surrogate escapes itself, but
+    keeps the last of repeated keys. A repeated key is seen by counting colons: outside
+    strings each key has one, so writing the value back with the same strings gives as many
+    colons as the text holds, unless a key was dropped. Escapes never write a colon, but for
+    `\u003a`; a text with a `\u003` escape takes the strict reader. So does one with 19
+    digits in a row when this orjson reads an integer beyond 64 bits as a float (newer
+    versions do), where Python keeps it exact.
+    """
+    if b"\\u003" in data:
         return _UNREAD
     if _BIG_INTS_ROUNDED and data.translate(_DIGIT_RUNS).find(b"9" * 19) >= 0:
         return _UNREAD
@@ -126,6 +132,9 @@ def _json_fast(text: str) -> Any:
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return _UNREAD
     return value if same else _UNREAD
+
+
+UNREAD = _UNREAD  # what `json_fast_bytes` gives for a text the strict reader must read
 
 
 def json_load(text: str, filename: str = "<string>") -> Any:

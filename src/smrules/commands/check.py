@@ -347,18 +347,39 @@ def _results(
     for item in items:
         chunk.append(item)
         if len(chunk) >= SERIAL_CHUNK:
-            yield from _check_chunk(policy, chunk, options)
+            yield from _runs(_check_chunk(policy, chunk, options), options)
             chunk = []
-    yield from _check_chunk(policy, chunk, options)
+    yield from _runs(_check_chunk(policy, chunk, options), options)
+
+
+def _runs(checks: list | Iterator, options: Options) -> Iterable:
+    """A chunk's results; JSON lines that were all decided as one `DecidedRun`."""
+    run = _as_run(checks, options) if isinstance(checks, list) else None
+    return checks if run is None else [(run, None)]
+
+
+def _as_run(checks: list, options: Options) -> DecidedRun | None:
+    """One text and the outcomes of a chunk's JSON lines, when every activity was decided."""
+    if options.style != "jsonl" or not checks:
+        return None
+    payloads = []
+    for _, checked in checks:
+        if checked is None or checked.payload is None:
+            return None
+        payloads.append(checked.payload)
+    payloads.append("")
+    return DecidedRun("\n".join(payloads), tuple([checked.outcome for _, checked in checks]))
 
 
 def _check_chunk(
     policy: Policy, chunk: list, options: Options, labels: list[str | None] | None = None
-) -> Iterator[tuple[ActivityInput | InputError, Checked | None]]:
+) -> list[tuple[ActivityInput | InputError, Checked | None]] | Iterator:
     """A chunk in steps: parse every line, decide every activity, then render every decision.
 
     The same work as one activity at a time, but each step's code stays warm in the processor's
-    caches, which makes a long batch noticeably faster.
+    caches, which makes a long batch noticeably faster. After an internal error the chunk is
+    checked again one at a time (an iterator, not a list), so that the answers before the
+    error are printed before it stops the run.
     """
     from ..inputs import InputError, LineInput
 
@@ -368,17 +389,14 @@ def _check_chunk(
             None if isinstance(item, InputError) else decide_one(policy, item.value, options)
             for item in parsed
         ]
+        return [
+            (item, None)
+            if outcome is None
+            else (item, render_one(outcome, item.value, options, _label_at(labels, index, item)))
+            for index, (item, outcome) in enumerate(zip(parsed, decided, strict=True))
+        ]
     except Exception:
-        # An internal error: check one at a time, so that the answers before it are printed
-        # before it stops the run.
-        yield from _one_at_a_time(policy, chunk, options, labels)
-        return
-    for index, (item, outcome) in enumerate(zip(parsed, decided, strict=True)):
-        if outcome is None:
-            yield item, None
-        else:
-            label = _label_at(labels, index, item)
-            yield item, render_one(outcome, item.value, options, label)  # type: ignore
+        return _one_at_a_time(policy, chunk, options, labels)
 
 
 def _one_at_a_time(
@@ -417,7 +435,7 @@ def _worker_init(policy_path: str, options: Options) -> None:
 
 
 def _worker_run(batch: list, as_run: bool = False) -> list:
-    """Check a batch of ("line", file, line number, text) stream lines, parsed here, and
+    """Check a batch of ("line", file, line number, bytes) stream lines, parsed here, and
     ("value", value, label) activities, in steps as `_check_chunk` does. With `as_run`, a
     batch of JSON lines that were all decided comes back as one `DecidedRun`.
 
@@ -437,13 +455,9 @@ def _worker_run(batch: list, as_run: bool = False) -> list:
     ]
     labels = [work[2] if work[0] == "value" else None for work in batch]
     checks = list(_check_chunk(policy, items, options, labels))
-    if (
-        as_run
-        and options.style == "jsonl"
-        and all(checked is not None and checked.payload is not None for _, checked in checks)
-    ):  # the common batch: one text for the parent to write, and the outcomes
-        text = "".join([checked.payload + "\n" for _, checked in checks])  # type: ignore
-        return [DecidedRun(text, tuple(checked.outcome for _, checked in checks))]  # type: ignore
+    run = _as_run(checks, options) if as_run else None
+    if run is not None:  # the common batch: one text for the parent to write, and the outcomes
+        return [run]
     out: list = []
     for work, (item, checked) in zip(batch, checks, strict=True):
         if checked is None:  # an input error
@@ -491,7 +505,7 @@ def _parallel(
 
         def submit(batch: list) -> None:
             work = [
-                ("line", item.file, item.line, item.text)
+                ("line", item.file, item.line, item.data)
                 if isinstance(item, LineInput)
                 else ("value", item.value, _label(item))
                 for item in batch
