@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 NOW = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.timezone.utc)
 
 
@@ -110,3 +113,25 @@ def test_skipping_evidence_changes_no_finding_of_the_bundled_policy():
             assert a.to_json() == b.to_json()
             findings += len(a.findings)
     assert findings > 100
+
+
+_SPAN_PATTERNS = ["a*", "", "b+", "é+", "x|", "(?i)straße", r"\b", "[^a]", "😀a?", "$", "(a)(b)?"]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    text=st.text(alphabet="abé😀x \u00adßB", max_size=14),
+    source=st.sampled_from(_SPAN_PATTERNS),
+    limit=st.sampled_from([0, 1, 3, 80]),
+    already=st.integers(0, 2),
+)
+def test_match_spans_are_the_spans_finditer_gives(text, source, limit, already):
+    """The direct RE2 search gives the code-point spans (and the cut-off) of `finditer`."""
+    from smrules.patterns import _add_finditer_spans, add_match_spans
+    from smrules.values import compile_pattern
+
+    pattern = compile_pattern(source)
+    fast, slow = [(0, 1)] * already, [(0, 1)] * already
+    add_match_spans(pattern, text, fast, limit)
+    _add_finditer_spans(pattern, text, slow, limit)
+    assert fast == slow
