@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from smrules import inputs
 from smrules.cli import main
 from smrules.commands import check as check_cmd
 from smrules.commands._common import use_color
@@ -567,6 +568,7 @@ def test_jobs_keep_the_input_order(tmp_path, monkeypatch):
     raw[280] = b'{"id": "\xff"}'  # not UTF-8: an input error the parent finds, between lines
     stream.write_bytes(b"\n".join(raw) + b"\n")  # a worker decides (one batch with it, one not)
     one = run("--now", NOW, str(stream), "-o", "jsonl")
+    monkeypatch.setattr(inputs, "BLOCK_BYTES", 4096)  # workers get many blocks of lines
     many = run("--now", NOW, str(stream), "-o", "jsonl", "--jobs", "3")
     assert one.exit_code == many.exit_code == 3
     assert many.stdout == one.stdout

@@ -75,16 +75,16 @@ def test_evidence_capped_at_twenty(make_policy):
     assert len(evidence(policy, {"content": {"text": "a " * 50}})["r"]) == 20
 
 
-def test_rules_that_cannot_record_evidence_are_not_rerun(make_policy):
+def test_conditions_that_cannot_record_evidence_are_not_rerun(make_policy):
     policy = make_policy(
         """
         rule plain { when kind == "post" and len(content.text) > 3 warn "x" }
-        rule text { when content.text matches /secret/ warn "y" }
+        rule text { when kind == "post"  when content.text matches /secret/ warn "y" }
         rule negated { when not (content.text matches /public/) warn "z" }
         """
     )
-    records = {r.info.id: r.records_evidence for r in policy.rules_compiled}
-    assert records == {"plain": False, "text": True, "negated": False}
+    records = {r.info.id: len(r.evidence_whens) for r in policy.rules_compiled}
+    assert records == {"plain": 0, "text": 1, "negated": 0}
     got = evidence(policy, {"content": {"text": "top secret"}})
     assert got == {
         "plain": [],
@@ -103,8 +103,8 @@ def test_skipping_evidence_changes_no_finding_of_the_bundled_policy():
     root = Path(__file__).resolve().parents[1]
     skipping, rerun = smrules.load(root / "policies"), smrules.load(root / "policies")
     for rule in rerun.rules_compiled:
-        object.__setattr__(rule, "records_evidence", True)
-    assert any(not rule.records_evidence for rule in skipping.rules_compiled)
+        object.__setattr__(rule, "evidence_whens", rule.whens)
+    assert any(len(rule.evidence_whens) < len(rule.whens) for rule in skipping.rules_compiled)
     findings = 0
     for path in testing.discover([str(root / "policies"), str(root / "examples")]):
         for case in testing.load_test_file(path).cases:

@@ -230,6 +230,46 @@ def test_jsonl_lines_read_later_read_as_lines_read_at_once(tmp_path):
     assert len(at_once) == len(lines) - 1  # the blank line
 
 
+def _read_blocks(name: str) -> list:
+    out = []
+    for item in read_inputs([name], blocks=True):
+        items = item.items() if isinstance(item, inputs.LineBlock) else [item]
+        out += [_summary(i.parse() if isinstance(i, inputs.LineInput) else i) for i in items]
+    return out
+
+
+@pytest.mark.parametrize("block", [7, 40, 1000])
+def test_jsonl_blocks_give_what_reading_line_by_line_gives(tmp_path, monkeypatch, block):
+    """Blocks of whole lines (for worker processes) split and read as the lines of the file:
+    blank lines, broken ones, overlong ones across blocks, a last line without its end."""
+    monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 30)
+    monkeypatch.setattr(inputs, "BLOCK_BYTES", block)
+    lines = [
+        b'{"id": "first"}',
+        b"",
+        b'{"id": "' + b"x" * 60 + b'"}',
+        b'{"id": "b"}\r',
+        b"   ",
+        b'{"id": "\x00"}',
+        b'{"id": "caf\xe9"}',
+        b'{"id": "' + b"y" * 28 + b'"}',
+        b'{"id": "' + b"z" * 200 + b'"}',
+        b"[1]",
+        b'{"id": "last"}',
+    ]
+    for end in (b"", b"\n"):
+        name = write(tmp_path, "b.jsonl", b"\n".join(lines) + end)
+        expected = [_summary(i) for i in read_inputs([name])]
+        assert _read_blocks(name) == expected
+        assert [s[2] for s in expected if s[0] == "activity"] == [1, 4, 10, 11]
+
+
+def test_jsonl_blocks_stop_at_a_binary_first_line(tmp_path):
+    name = write(tmp_path, "bin.jsonl", b"\x00\x01\n" + b'{"id": "a"}\n' * 3)
+    assert _read_blocks(name) == [_summary(i) for i in read_inputs([name])]
+    assert len(_read_blocks(name)) == 1
+
+
 # ---------------------------------------------------------------------------- stdin
 
 

@@ -264,3 +264,4 @@ def slot_filler(cls: type) -> Callable[..., Any]:
 
 new_decision = slot_filler(Decision)
 new_finding = slot_filler(Finding)
+new_evidence = slot_filler(Evidence)

@@ -23,6 +23,7 @@ from .decision import (
     SourceRef,
     Waived,
     new_decision,
+    new_evidence,
     new_finding,
 )
 from .errors import ActivityError, Diagnostic, PolicyError, Span
@@ -84,7 +85,8 @@ class CompiledRule:
     hint: Callable[[Ctx], str | None]
     waivers: tuple[CompiledWaiver, ...]
     test: Callable[[Ctx], bool]  # all whens hold and no unless: the hot path of `run_rule`
-    records_evidence: bool = True  # False when no `when` can record any: evidence is empty
+    # The `when`s that may record evidence (the others record none: not re-run for it)
+    evidence_whens: tuple[Fn, ...] = ()
 
     @property
     def id(self) -> str:
@@ -394,7 +396,7 @@ class Policy:
             probe.cache = dict(c.cache)
             probe.evidence = []
             try:
-                for cond in rule.whens:
+                for cond in rule.evidence_whens:
                     cond(probe)
             except EvalError:  # pragma: no cover - the same conditions just held
                 pass
@@ -404,7 +406,7 @@ class Policy:
                 key = (item["path"], item["start"], item["end"], item["text"])
                 if item["path"] is None or key not in seen:
                     seen.add(key)
-                    out.append(Evidence(**item))
+                    out.append(new_evidence(*key))
             return tuple(out)
 
         return compute
@@ -451,7 +453,7 @@ class Policy:
                 info.ref,
                 info.tags,
                 info.source,
-                self._evidence(rule, c) if rule.records_evidence else (),
+                self._evidence(rule, c) if rule.evidence_whens else (),
             )
             group = waived_findings if waived else audit if is_audit else by_effect[info.effect]
             group.append(finding)
@@ -601,12 +603,15 @@ def _compile_rule(
     whens: list[Fn] = []
     unlesses: list[Fn] = []
     ok = True
-    sites = compiler.evidence_sites
+    evidence_whens: list[Fn] = []
     for target, exprs, evidence in ((whens, rule.whens, True), (unlesses, rule.unlesses, False)):
         for expr in exprs:
             try:
                 env = Env(scope, evidence=evidence, group_tag=group_tag)
+                sites = compiler.evidence_sites
                 target.append(compiler.compile(expr, env))
+                if compiler.evidence_sites > sites:
+                    evidence_whens.append(target[-1])
             except CompileFailed as failed:
                 diagnostics.append(failed.diagnostic)
                 ok = False
@@ -647,7 +652,7 @@ def _compile_rule(
             tuple(unlesses),
             all(compiler.is_boolean(e) for e in rule.whens + rule.unlesses),
         ),
-        records_evidence=compiler.evidence_sites > sites,
+        evidence_whens=tuple(evidence_whens),
     )
 
 

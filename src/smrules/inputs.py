@@ -37,6 +37,7 @@ JSON_SUFFIXES = (".json",)
 YAML_SUFFIXES = (".yaml", ".yml")
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # a document is read whole; streams have no bound
 MAX_LINE_BYTES = 16 * 1024 * 1024  # one line of a JSON-lines stream
+BLOCK_BYTES = 256 * 1024  # a `LineBlock` holds the whole lines in about this many bytes
 
 Container = Literal["document", "list", "stream"]
 PathPart = str | int
@@ -200,19 +201,38 @@ class LineInput(NamedTuple):
         return ActivityInput(value, self.file, self.line, column, "stream", (), source)
 
 
+class LineBlock(NamedTuple):
+    """Whole lines of a `.jsonl` file, read but not yet split, for a worker process to split,
+    parse and check: the reading process then only moves bytes. Its `items()` are those that
+    reading the lines one by one gives."""
+
+    file: str
+    line: int  # the number of its first line
+    data: bytes
+    container: Container = "stream"
+
+    def items(self) -> Iterator[ActivityInput | InputError | LineInput]:
+        return _stream(self.file, io.BytesIO(self.data), self.line, defer_lines=True)
+
+
 def read_inputs(
-    names: Iterable[str], stdin: BinaryIO | None = None, *, defer_lines: bool = False
-) -> Iterator[ActivityInput | InputError | LineInput]:
+    names: Iterable[str],
+    stdin: BinaryIO | None = None,
+    *,
+    defer_lines: bool = False,
+    blocks: bool = False,
+) -> Iterator[ActivityInput | InputError | LineInput | LineBlock]:
     """Activities from each name in turn; `-` reads `stdin` (default: the process's).
 
     `defer_lines`: lines of `.jsonl` files come as `LineInput`s, parsed by whoever checks them.
+    `blocks`: the lines of `.jsonl` files after the first come as `LineBlock`s.
     """
     for name in names:
         if name == STDIN:
             stream = stdin if stdin is not None else sys.stdin.buffer
             yield from _read_stdin(stream)
         elif name.lower().endswith(STREAM_SUFFIXES):
-            yield from _read_stream_file(name, defer_lines)
+            yield from _read_stream_file(name, defer_lines, blocks)
         else:
             yield from _read_document_file(name)
 
@@ -371,19 +391,55 @@ def _parse_yaml(name: str, text: str) -> tuple[object, Source] | InputError:
 
 
 def _read_stream_file(
-    name: str, defer_lines: bool = False
-) -> Iterator[ActivityInput | InputError | LineInput]:
+    name: str, defer_lines: bool = False, blocks: bool = False
+) -> Iterator[ActivityInput | InputError | LineInput | LineBlock]:
     try:
         fh = open(name, "rb")  # noqa: SIM115 - closed below, also when the reader stops early
     except OSError as err:
         yield _os_error(name, err)
         return
     try:
-        yield from _stream(name, fh, defer_lines=defer_lines)
+        if blocks:
+            yield from _blocks(name, fh)
+        else:
+            yield from _stream(name, fh, defer_lines=defer_lines)
     except OSError as err:
         yield _os_error(name, err)
     finally:
         fh.close()
+
+
+def _blocks(name: str, fh: BinaryIO) -> Iterator[ActivityInput | InputError | LineBlock]:
+    """The first line as `_stream` reads it (a binary file stops there), then `LineBlock`s."""
+    first = next(_lines(fh), None)
+    if first is None:
+        return
+    for item in _stream(name, io.BytesIO(), 1, [first]):
+        yield item
+        if isinstance(item, InputError) and item.diagnostic.code == "binary-file":
+            return
+    line_no = 2
+    carry = b""
+    while True:
+        data = fh.read(BLOCK_BYTES)
+        if not data:
+            if carry:  # the last line, without a line end
+                yield LineBlock(name, line_no, carry)
+            return
+        data = carry + data if carry else data
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield LineBlock(name, line_no, data[:cut])
+            line_no += data.count(b"\n", 0, cut)
+            carry = data[cut:]
+        else:
+            carry = data
+        if len(carry) > MAX_LINE_BYTES:  # as `_lines` finds it: an error, and the rest skipped
+            yield _overlong(name, line_no)
+            while carry and not carry.endswith(b"\n"):
+                carry = fh.readline(MAX_LINE_BYTES)
+            line_no += 1
+            carry = b""
 
 
 def _lines(fh: BinaryIO, limit: int | None = None) -> Iterator[tuple[bytes, bool]]:
@@ -403,6 +459,15 @@ def _lines(fh: BinaryIO, limit: int | None = None) -> Iterator[tuple[bytes, bool
             yield raw, True
 
 
+def _overlong(name: str, line_no: int) -> InputError:
+    return _error(
+        "file-too-large",
+        f"line {line_no} of `{name}` is longer than {_size(MAX_LINE_BYTES)}",
+        Span(name, line_no, 1),
+        container="stream",
+    )
+
+
 def _stream(
     name: str,
     fh: BinaryIO,
@@ -417,17 +482,12 @@ def _stream(
     for raw, complete in chain(first, _lines(fh)):
         line_no += 1
         if not complete:
-            yield _error(
-                "file-too-large",
-                f"line {line_no} of `{name}` is longer than {_size(MAX_LINE_BYTES)}",
-                Span(name, line_no, 1),
-                container="stream",
-            )
+            yield _overlong(name, line_no)
             continue
         stripped = raw.strip()
         if not stripped:
             continue
-        if defer_lines and 0x20 < stripped[0] < 0x7F and line_no > start_line:
+        if defer_lines and 0x20 < stripped[0] < 0x7F and line_no > 1:
             # Decoded and read by whoever checks it. The first line is decoded here: a
             # binary file stops the stream there.
             yield LineInput(name, line_no, raw.rstrip(b"\r\n"))
@@ -435,7 +495,7 @@ def _stream(
         text = _decode(name, raw, line_no)
         if isinstance(text, InputError):
             yield InputError(text.diagnostic, None, "stream")
-            if text.diagnostic.code == "binary-file" and line_no == start_line:
+            if text.diagnostic.code == "binary-file" and line_no == 1:
                 return  # a binary file, not one bad line: stop here
             continue
         text = text.rstrip("\r\n")

@@ -435,34 +435,42 @@ def _worker_init(policy_path: str, options: Options) -> None:
 
 
 def _worker_run(batch: list, as_run: bool = False) -> list:
-    """Check a batch of ("line", file, line number, bytes) stream lines, parsed here, and
-    ("value", value, label) activities, in steps as `_check_chunk` does. With `as_run`, a
-    batch of JSON lines that were all decided comes back as one `DecidedRun`.
+    """Check a batch of work in steps, as `_check_chunk` does: ("line", file, line number,
+    bytes) stream lines and ("block", file, first line number, bytes) runs of them, split and
+    parsed here, and ("value", value, label) activities. With `as_run`, a batch of JSON lines
+    that were all decided comes back as one `DecidedRun`.
 
-    Results are plain tuples, cheap to send back: (outcome, payload, problems, item), where
-    `item` is the parsed input of an invalid line (the parent needs it to locate the
-    problems), else None; an input error has outcome None.
+    Results are plain tuples, cheap to send back, one per activity or input error:
+    (outcome, payload, problems, item), where `item` is the input of an invalid line or the
+    input error (the parent needs it to locate the problems), else None; an input error has
+    outcome None.
     """
-    from ..inputs import ActivityInput, LineInput
+    from ..inputs import ActivityInput, LineBlock, LineInput
 
     policy = _WORKER["policy"]
     options = _WORKER["options"]
-    items = [
-        LineInput(work[1], work[2], work[3])
-        if work[0] == "line"
-        else ActivityInput(work[1], "", 0, 0, "document", (), None)  # type: ignore[arg-type]
-        for work in batch
-    ]
-    labels = [work[2] if work[0] == "value" else None for work in batch]
+    items: list = []
+    labels: list[str | None] = []
+    for work in batch:
+        if work[0] == "block":
+            lines = list(LineBlock(work[1], work[2], work[3]).items())
+            items += lines
+            labels += [None] * len(lines)
+        elif work[0] == "line":
+            items.append(LineInput(work[1], work[2], work[3]))
+            labels.append(None)
+        else:
+            items.append(ActivityInput(work[1], "", 0, 0, "document", (), None))
+            labels.append(work[2])
     checks = list(_check_chunk(policy, items, options, labels))
     run = _as_run(checks, options) if as_run else None
     if run is not None:  # the common batch: one text for the parent to write, and the outcomes
         return [run]
     out: list = []
-    for work, (item, checked) in zip(batch, checks, strict=True):
+    for label, (item, checked) in zip(labels, checks, strict=True):
         if checked is None:  # an input error
             out.append((None, None, (), item))
-        elif work[0] == "value":
+        elif label is not None:  # the parent has the activity
             out.append((*checked, None))
         else:
             out.append((*checked, item if checked.outcome == "invalid" else None))
@@ -491,7 +499,7 @@ def _parallel(
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from ..inputs import ActivityInput, LineInput
+    from ..inputs import ActivityInput, LineBlock, LineInput
 
     context = _pool_context()
     if context.get_start_method() == "fork":
@@ -521,6 +529,10 @@ def _parallel(
             if done and isinstance(done[0], DecidedRun):
                 yield done[0], None  # the whole batch
                 return
+            if isinstance(batch[0], LineBlock):  # its lines' results, in order
+                for outcome, payload, problems, item in done:
+                    yield item, None if outcome is None else Checked(outcome, payload, problems)
+                return
             results = iter(done)
             for item in batch:
                 if isinstance(item, (LineInput, ActivityInput)):
@@ -532,12 +544,20 @@ def _parallel(
 
         batch: list = []
         for item in items:
-            batch.append(item)
-            if len(batch) >= CHUNK:
+            if isinstance(item, LineBlock):  # a task of its own: the worker splits it
+                if batch:
+                    submit(batch)
+                    batch = []
+                work = [("block", item.file, item.line, item.data)]
+                pending.append(([item], pool.submit(_worker_run, work, True)))
+            else:
+                batch.append(item)
+                if len(batch) < CHUNK:
+                    continue
                 submit(batch)
                 batch = []
-                while len(pending) > 2 * jobs:
-                    yield from oldest()
+            while len(pending) > 2 * jobs:
+                yield from oldest()
         if batch:
             submit(batch)
         while pending:
@@ -687,7 +707,7 @@ def command(
         items = [ActivityInput(value, TEXT_LABEL, 1, 1, "document", (), source)]
         single = True
     else:
-        deferred = read_inputs(activities, defer_lines=jobs > 1 or not eager)
+        deferred = read_inputs(activities, defer_lines=not eager, blocks=jobs > 1)
         items, single = _peek_single(deferred, len(activities))
     color = use_color(sys.stdout) and output == "text"
     style = "json" if output == "json" and single else "json-item" if output == "json" else output
