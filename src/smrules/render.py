@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -262,6 +263,10 @@ class Tally:
 
     def add(self, outcome: str) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def add_all(self, outcomes: Iterable[str]) -> None:
+        for outcome, count in Counter(outcomes).items():
+            self.counts[outcome] = self.counts.get(outcome, 0) + count
 
     @property
     def total(self) -> int:

@@ -721,8 +721,8 @@ def command(
         for item, checked in _results(policy, path, items, options, jobs, eager):
             if isinstance(item, DecidedRun):
                 writer.decided_run(item)
-                for outcome in item.outcomes:
-                    tally.add(outcome)
+                tally.add_all(item.outcomes)
+                for outcome in set(item.outcomes):
                     exit_code = max(exit_code, _exit_code(outcome, fail_on_warn))
                 index += len(item.outcomes)
                 continue
