@@ -794,3 +794,21 @@ def test_summary_wording():
     tally.add("deny")
     tally.add("invalid")
     assert render_summary(tally) == "3 activities: 1 denied, 1 allowed, 1 invalid"
+
+
+def test_a_batch_collects_garbage_less_often_and_restores_the_setting(monkeypatch):
+    import gc
+
+    seen = []
+    real = check_cmd.decide_one
+
+    def spying(policy, value, options):
+        seen.append(gc.get_threshold()[0])
+        return real(policy, value, options)
+
+    monkeypatch.setattr(check_cmd, "decide_one", spying)
+    before = gc.get_threshold()
+    result = run("--now", NOW, act("stream.jsonl"), "-o", "jsonl")
+    assert "Traceback" not in result.output and seen
+    assert set(seen) == {max(before[0], check_cmd.BATCH_GC_THRESHOLD)}
+    assert gc.get_threshold() == before

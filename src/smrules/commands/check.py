@@ -41,6 +41,7 @@ SERIAL_CHUNK = 128  # activities checked step by step together, when no one wait
 PROGRESS_AFTER = 0.5  # seconds before a progress line appears
 FLUSH_EVERY = 0.2  # seconds between flushes of a large batch's output
 FLUSH_SIZE = 1 << 16  # characters of output held at most before writing
+BATCH_GC_THRESHOLD = 20_000  # allocations between collections of the youngest generation
 
 
 # ---------------------------------------------------------------------------- one activity
@@ -425,7 +426,25 @@ def _label_at(labels: list[str | None] | None, index: int, item) -> str:
 _WORKER: dict[str, object] = {}
 
 
+def _batch_gc() -> tuple[int, ...]:
+    """Collect the youngest generation of objects less often during a batch; returns the
+    thresholds to restore.
+
+    Checking an activity allocates hundreds of short-lived containers, almost none in
+    reference cycles; at Python's default threshold (700 allocations) a collection runs every
+    few activities, which costs a batch about a tenth of its time. Cycles are still collected.
+    """
+    import gc
+
+    before = gc.get_threshold()
+    young, *older = before
+    if young:  # 0: collection is off, and stays off
+        gc.set_threshold(max(young, BATCH_GC_THRESHOLD), *older)
+    return before
+
+
 def _worker_init(policy_path: str, options: Options) -> None:
+    _batch_gc()
     if _WORKER.get("path") != policy_path or "policy" not in _WORKER:
         from ..api import load
 
@@ -716,6 +735,7 @@ def command(
     exit_code = EXIT_OK
     writer.start()
     options = Options(effective_now, explain, style, color)
+    collecting = _batch_gc() if not eager else None
     try:
         index = 0  # of the next activity in the input
         for item, checked in _results(policy, path, items, options, jobs, eager):
@@ -741,6 +761,10 @@ def command(
         writer.finish(tally)
     finally:
         writer.salvage()
+        if collecting is not None:
+            import gc
+
+            gc.set_threshold(*collecting)
     raise SystemExit(exit_code)
 
 
