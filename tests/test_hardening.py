@@ -254,8 +254,8 @@ ALLOWED = {
     # (tests/test_codegen.py checks the generated code)
     ("codegen.py", "compile"),
     ("codegen.py", "exec"),
-    # fast constructors for the decision classes, from their own field names
-    ("decision.py", "exec"),
+    # fast constructors for our own frozen classes, from their field names
+    ("slots.py", "exec"),
 }
 
 

@@ -29,6 +29,7 @@ from functools import cache
 from typing import BinaryIO, Literal, NamedTuple
 
 from .errors import ActivityError, Diagnostic, Span
+from .slots import slot_filler
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -170,6 +171,9 @@ def parse_path(path: str) -> tuple[PathPart, ...]:
 # ---------------------------------------------------------------------------- reading
 
 
+_new_activity_input = slot_filler(ActivityInput)  # one per line of a large batch
+
+
 class LineInput(NamedTuple):
     """A line of a `.jsonl` stream not parsed yet, so a worker process can parse it.
 
@@ -198,7 +202,7 @@ class LineInput(NamedTuple):
                 return parsed
             value, source = parsed
         column = len(self.data) - len(self.data.lstrip()) + 1
-        return ActivityInput(value, self.file, self.line, column, "stream", (), source)
+        return _new_activity_input(value, self.file, self.line, column, "stream", (), source)
 
 
 class LineBlock(NamedTuple):

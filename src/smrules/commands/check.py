@@ -390,10 +390,19 @@ def _check_chunk(
             None if isinstance(item, InputError) else decide_one(policy, item.value, options)
             for item in parsed
         ]
+        labelled = options.style == "text"  # only text output shows where an activity is
         return [
             (item, None)
             if outcome is None
-            else (item, render_one(outcome, item.value, options, _label_at(labels, index, item)))
+            else (
+                item,
+                render_one(
+                    outcome,
+                    item.value,
+                    options,
+                    _label_at(labels, index, item) if labelled else None,
+                ),
+            )
             for index, (item, outcome) in enumerate(zip(parsed, decided, strict=True))
         ]
     except Exception:
