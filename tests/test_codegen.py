@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import smrules
 from smrules import codegen
-from smrules.engine import Policy, closure_block, make_block
+from smrules.engine import Policy, closure_block
 from smrules.errors import ActivityError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,7 +88,7 @@ def closure_twin(policy: Policy) -> Policy:
     """The same policy, its rules tested by their closures instead of generated code (and
     the policy itself switched to generated code)."""
     twin = copy.copy(policy)
-    twin._blocks = [make_block(policy.compiler, g, generate=False) for g in policy._groups]
+    twin._blocks = [closure_block(g) for g in policy._groups]
     twin._cold = [0] * len(policy._groups)
     policy.generate_code()
     return twin

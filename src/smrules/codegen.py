@@ -23,8 +23,9 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from .engine import condition_error, run_rule_test
 from .patterns import PatternGroup
-from .values import EvalError
+from .values import TOO_DEEP, EvalError
 
 if TYPE_CHECKING:
     from .compiler import ExprCompiler, Fn
@@ -41,31 +42,6 @@ MAX_INLINE_CONDITIONS = 16  # each condition nests one `if`
 _ORDERED_TYPES = (int, float, str, dt.datetime, dt.date)
 _PLAINLY_ORDERED = (int, float, str)  # two of one of these: the closure uses Python's operator
 _ORDER_OPS = ("<", "<=", ">", ">=")
-
-
-def condition_error(kind: str, value: object, span: object) -> EvalError:
-    from .engine import _condition_error
-
-    return _condition_error(kind, value, span)  # type: ignore[arg-type]
-
-
-def rerun(
-    c: Ctx,
-    position: int,
-    test: Callable[[Ctx], bool],
-    too_deep: EvalError,
-    fired: Callable[[int], None],
-    errors: Callable[[tuple[int, EvalError]], None],
-) -> None:
-    """Decide one rule with its closures: for the rare value an inlined form cannot take
-    (an unhashable list item, say), which raises where the closure has an answer."""
-    try:
-        if test(c):
-            fired(position)
-    except EvalError as err:
-        errors((position, err))
-    except RecursionError:
-        errors((position, too_deep))
 
 
 NOT_YET = object()  # a lazily computed local not computed yet
@@ -104,7 +80,7 @@ class _Source:
         self.globals: dict[str, object] = {
             "EvalError": EvalError,
             "cond_error": condition_error,
-            "rerun": rerun,
+            "rule_test": run_rule_test,
             "project": project,
             "hits_union": hits_union,
             "NOT_YET": NOT_YET,
@@ -410,11 +386,11 @@ def generate_block(
         body.append("except EvalError as err:")
         body.append(f"    errors_append(({position!r}, err))")
         body.append("except RecursionError:")
-        deep = src.name_of(EvalError("expression too deeply nested", rule.node.span), "E")
+        deep = src.name_of(EvalError(TOO_DEEP, rule.node.span), "E")
         body.append(f"    errors_append(({position!r}, {deep}))")
         body.append("except Exception:")
         test = src.name_of(rule.test, "F")
-        body.append(f"    rerun(c, {position!r}, {test}, {deep}, fired_append, errors_append)")
+        body.append(f"    rule_test(c, {position!r}, {test}, {deep}, fired_append, errors_append)")
     lines = [
         "def block(c):",
         "    act = c.act",

@@ -31,7 +31,7 @@ from .loader import Program
 from .runtime import Ctx
 from .scope import build_scopes
 from .settings import Settings, resolve_settings
-from .values import EvalError, date_start, type_name
+from .values import TOO_DEEP, EvalError, date_start, type_name
 
 if TYPE_CHECKING:
     from .activity import Limits
@@ -120,7 +120,7 @@ class _Outcome:
         self.error = error
 
 
-def _condition_error(kind: str, value: object, span: Span) -> EvalError:
+def condition_error(kind: str, value: object, span: Span) -> EvalError:
     return EvalError(f"a `{kind}` condition must be true or false, got {type_name(value)}", span)
 
 
@@ -145,7 +145,7 @@ def make_test(
                 return True
             if v is False or v is None:
                 return False
-            raise _condition_error("when", v, span)
+            raise condition_error("when", v, span)
 
         return test_one
 
@@ -155,13 +155,13 @@ def make_test(
             if v is not True:
                 if v is False or v is None:
                     return False
-                raise _condition_error("when", v, span)
+                raise condition_error("when", v, span)
         for cond, span in unless_pairs:
             v = cond(c)
             if v is True:
                 return False
             if v is not False and v is not None:
-                raise _condition_error("unless", v, span)
+                raise condition_error("unless", v, span)
         return True
 
     return test
@@ -191,13 +191,13 @@ def run_rule(rule: CompiledRule, c: Ctx) -> _Outcome:
         if v is not True:
             if v is False or v is None:
                 return _Outcome("when", i)
-            raise _condition_error("when", v, rule.node.whens[i].span)
+            raise condition_error("when", v, rule.node.whens[i].span)
     for i, cond in enumerate(rule.unlesses):
         v = cond(c)
         if v is True:
             return _Outcome("unless", i)
         if v is not False and v is not None:
-            raise _condition_error("unless", v, rule.node.unlesses[i].span)
+            raise condition_error("unless", v, rule.node.unlesses[i].span)
     return _Outcome("fired")
 
 
@@ -354,7 +354,7 @@ class Policy:
                 failed.append((position, err))
                 late = True
             except RecursionError:
-                failed.append((position, EvalError("expression too deeply nested", rule.node.span)))
+                failed.append((position, EvalError(TOO_DEEP, rule.node.span)))
                 late = True
         if late:
             failed.sort(key=_position)
@@ -494,35 +494,49 @@ def _position(item: tuple[int, EvalError]) -> int:
     return item[0]
 
 
-def make_block(
-    compiler: ExprCompiler, rules: list[tuple[int, CompiledRule]], generate: bool = True
-) -> Block:
+def make_block(compiler: ExprCompiler, rules: list[tuple[int, CompiledRule]]) -> Block:
     """A function testing `rules` (position, rule) in order: generated code (`codegen.py`)
-    when `generate` and Python compiles it, else a loop over the rules' closures."""
+    when Python compiles it, else a loop over the rules' closures."""
     from .codegen import compile_block
 
-    block = compile_block(compiler, rules) if generate else None
+    block = compile_block(compiler, rules)
     return block if block is not None else closure_block(rules)
 
 
 def closure_block(rules: list[tuple[int, CompiledRule]]) -> Block:
     """The reference form of a block: each rule's own test closure, in order."""
-    tests = tuple((position, rule.test, rule.node.span) for position, rule in rules)
+    tests = tuple(
+        (position, rule.test, EvalError(TOO_DEEP, rule.node.span)) for position, rule in rules
+    )
 
     def block(c: Ctx) -> BlockResult:
         fired: list[int] = []
         errors: list[tuple[int, EvalError]] = []
-        for position, test, span in tests:
-            try:
-                if test(c):
-                    fired.append(position)
-            except EvalError as err:
-                errors.append((position, err))
-            except RecursionError:
-                errors.append((position, EvalError("expression too deeply nested", span)))
+        for position, test, too_deep in tests:
+            run_rule_test(c, position, test, too_deep, fired.append, errors.append)
         return fired, errors
 
     return block
+
+
+def run_rule_test(
+    c: Ctx,
+    position: int,
+    test: Callable[[Ctx], bool],
+    too_deep: EvalError,
+    fired: Callable[[int], None],
+    errors: Callable[[tuple[int, EvalError]], None],
+) -> None:
+    """Decide one rule with its closures, reporting its position as fired or with its error:
+    every rule of a closure block, and in generated code the rare rule an inlined form cannot
+    take (an unhashable list item, say)."""
+    try:
+        if test(c):
+            fired(position)
+    except EvalError as err:
+        errors((position, err))
+    except RecursionError:
+        errors((position, too_deep))
 
 
 def _rule_guards(compiler: ExprCompiler, program: Program) -> dict[int, object] | None:

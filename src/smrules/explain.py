@@ -15,7 +15,7 @@ from .decision import Decision
 from .engine import CompiledRule, Policy, run_rule
 from .errors import Span
 from .runtime import Ctx
-from .values import EvalError, to_json
+from .values import TOO_DEEP, EvalError, to_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +122,6 @@ def _value_nodes(expr: n.Expr) -> list[n.Expr]:
 
     visit(expr)
     return out
-
-
-TOO_DEEP = "expression too deeply nested"
 
 
 def _no_recursion(rule: CompiledRule, fn: Callable[[Ctx], object], c: Ctx) -> object:

@@ -16,6 +16,8 @@ import re2
 
 from .errors import Span
 
+TOO_DEEP = "expression too deeply nested"  # the run-time error of runaway recursion
+
 
 class EvalError(Exception):
     """A run-time failure of one rule: a type error, a bad pattern, a failed rendering."""
