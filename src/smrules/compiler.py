@@ -779,7 +779,7 @@ class ExprCompiler:
             raise _not_bool(kind, v, body_span)
 
         strict = self.is_boolean(expr.body)
-        literal = self._literal_search(expr, env) if kind == "any" else None
+        literal = self._literal_search(expr, source, env) if kind == "any" else None
         if kind == "any" and src_path is None:
             fast = _fast_any(items, body, slot, kind, body_span, strict)
             if literal is not None:
@@ -803,7 +803,7 @@ class ExprCompiler:
         return lambda c: [x for i, x in enumerate(items(c)) if holds(c, i, x)]
 
     def _literal_search(
-        self, expr: n.Quantifier, env: Env
+        self, expr: n.Quantifier, source: Fn, env: Env
     ) -> tuple[tuple[str, ...], PatternGroup, int] | None:
         """`any(x in ["a", "b"]: x in content.text)` on a plain activity field is a search for
         any of the strings: one pattern (their escaped alternation) in the field's fused scan.
@@ -823,9 +823,10 @@ class ExprCompiler:
             return None
         inner = replace(env, vars={**env.vars, expr.var: -1})
         keys = self._static_keys(body.right, inner)
-        if keys is None or self.reads_activity(expr.source, env):
+        shape = getattr(source, "shape", None)  # the list, folded to a constant
+        if keys is None or shape is None or shape[0] != "const":
             return None
-        strings = self.constant(expr.source, env)
+        strings = shape[1]
         if not isinstance(strings, (list, tuple)) or not strings:
             return None
         if not all(type(v) is str for v in strings):

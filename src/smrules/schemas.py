@@ -51,28 +51,23 @@ def _offset(text: str) -> timezone | None:
     return tz
 
 
+def parse_date_time(value: object) -> datetime | None:
+    """An aware `datetime` for a `date-time` string, or None when it is not one."""
+    if type(value) is not str or _DATE_TIME_RE.match(value) is None:
+        return None
+    return parse_valid_date_time(value)
+
+
 def parse_valid_date_time(value: str) -> datetime | None:
     """`parse_date_time` of a string already known to match `DATE_TIME_PATTERN`."""
     if _FROMISOFORMAT_Z and value[11:13] < "24":
-        try:
-            return datetime.fromisoformat(value)  # what `parse_date_time` would call
-        except ValueError:
-            pass
-    return parse_date_time(value)
-
-
-def parse_date_time(value: object) -> datetime | None:
-    """An aware `datetime` for a `date-time` string, or None when it is not one."""
-    if type(value) is not str:
-        return None
-    m = _DATE_TIME_RE.match(value)
-    if m is None:
-        return None
-    if _FROMISOFORMAT_Z and m[4] < "24":
-        try:  # C speed; it reads every string this pattern admits, bar `t`/`z` and odd offsets
+        try:  # C speed; it reads every string the pattern admits, bar `t`/`z` and odd offsets
             return datetime.fromisoformat(value)
         except ValueError:
             pass
+    m = _DATE_TIME_RE.match(value)
+    if m is None:  # pragma: no cover - the caller knows it matches
+        return None
     year, month, day, hour, minute, second, fraction, offset = m.groups()
     tz = _offset(offset)
     if tz is None:
