@@ -812,3 +812,20 @@ def test_a_batch_collects_garbage_less_often_and_restores_the_setting(monkeypatc
     assert "Traceback" not in result.output and seen
     assert set(seen) == {max(before[0], check_cmd.BATCH_GC_THRESHOLD)}
     assert gc.get_threshold() == before
+
+
+def test_progress_counts_activities_decided_together(tmp_path, monkeypatch):
+    """A long batch with its output redirected shows progress on a terminal's stderr, also
+    when its activities are decided and written a chunk at a time."""
+    lines = [
+        json.dumps({"id": f"p{i}", "kind": "post", "actor": {"id": "e"}, "content": {"text": "hi"}})
+        for i in range(5)
+    ]
+    stream = tmp_path / "five.jsonl"
+    stream.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(check_cmd, "_isatty", lambda s: s is sys.stderr)
+    monkeypatch.setattr(check_cmd, "PROGRESS_AFTER", -1.0)
+    result = run("--now", NOW, str(stream), "-o", "jsonl")
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == 5
+    assert "checked 5 activities" in result.stderr

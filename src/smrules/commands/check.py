@@ -9,6 +9,7 @@ streams a JSON list too.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import re
 import sys
@@ -443,8 +444,6 @@ def _batch_gc() -> tuple[int, ...]:
     reference cycles; at Python's default threshold (700 allocations) a collection runs every
     few activities, which costs a batch about a tenth of its time. Cycles are still collected.
     """
-    import gc
-
     before = gc.get_threshold()
     young, *older = before
     if young:  # 0: collection is off, and stays off
@@ -463,17 +462,17 @@ def _worker_init(policy_path: str, options: Options) -> None:
 
 
 def _worker_run(batch: list, as_run: bool = False) -> list:
-    """Check a batch of work in steps, as `_check_chunk` does: ("line", file, line number,
-    bytes) stream lines and ("block", file, first line number, bytes) runs of them, split and
-    parsed here, and ("value", value, label) activities. With `as_run`, a batch of JSON lines
-    that were all decided comes back as one `DecidedRun`.
+    """Check a batch of work in steps, as `_check_chunk` does: ("block", file, first line
+    number, bytes) runs of stream lines, split and parsed here, and ("value", value, label)
+    activities. With `as_run`, a batch of JSON lines that were all decided comes back as one
+    `DecidedRun`.
 
     Results are plain tuples, cheap to send back, one per activity or input error:
     (outcome, payload, problems, item), where `item` is the input of an invalid line or the
     input error (the parent needs it to locate the problems), else None; an input error has
     outcome None.
     """
-    from ..inputs import ActivityInput, LineBlock, LineInput
+    from ..inputs import ActivityInput, LineBlock
 
     policy = _WORKER["policy"]
     options = _WORKER["options"]
@@ -484,9 +483,6 @@ def _worker_run(batch: list, as_run: bool = False) -> list:
             lines = list(LineBlock(work[1], work[2], work[3]).items())
             items += lines
             labels += [None] * len(lines)
-        elif work[0] == "line":
-            items.append(LineInput(work[1], work[2], work[3]))
-            labels.append(None)
         else:
             items.append(ActivityInput(work[1], "", 0, 0, "document", (), None))
             labels.append(work[2])
@@ -527,7 +523,7 @@ def _parallel(
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
 
-    from ..inputs import ActivityInput, LineBlock, LineInput
+    from ..inputs import ActivityInput, LineBlock
 
     context = _pool_context()
     if context.get_start_method() == "fork":
@@ -539,17 +535,17 @@ def _parallel(
     )
     with pool:
 
-        def submit(batch: list) -> None:
+        def submit(batch: list, work: list, as_run: bool) -> None:
+            pending.append((batch, pool.submit(_worker_run, work, as_run)))
+
+        def submit_activities(batch: list) -> None:
             work = [
-                ("line", item.file, item.line, item.data)
-                if isinstance(item, LineInput)
-                else ("value", item.value, _label(item))
+                ("value", item.value, _label(item))
                 for item in batch
-                if isinstance(item, (ActivityInput, LineInput))
+                if isinstance(item, ActivityInput)
             ]
             # A run of lines is one text only when no input error sits between them.
-            as_run = len(work) == len(batch)
-            pending.append((batch, pool.submit(_worker_run, work, as_run)))
+            submit(batch, work, len(work) == len(batch))
 
         def oldest() -> Iterator[tuple[ActivityInput | InputError | DecidedRun, Checked | None]]:
             batch, future = pending.popleft()
@@ -563,10 +559,9 @@ def _parallel(
                 return
             results = iter(done)
             for item in batch:
-                if isinstance(item, (LineInput, ActivityInput)):
-                    outcome, payload, problems, parsed = next(results)
-                    checked = None if outcome is None else Checked(outcome, payload, problems)
-                    yield (parsed if parsed is not None else item), checked
+                if isinstance(item, ActivityInput):
+                    outcome, payload, problems, _ = next(results)
+                    yield item, Checked(outcome, payload, problems)
                 else:
                     yield item, None
 
@@ -574,20 +569,19 @@ def _parallel(
         for item in items:
             if isinstance(item, LineBlock):  # a task of its own: the worker splits it
                 if batch:
-                    submit(batch)
+                    submit_activities(batch)
                     batch = []
-                work = [("block", item.file, item.line, item.data)]
-                pending.append(([item], pool.submit(_worker_run, work, True)))
+                submit([item], [("block", item.file, item.line, item.data)], True)
             else:
                 batch.append(item)
                 if len(batch) < CHUNK:
                     continue
-                submit(batch)
+                submit_activities(batch)
                 batch = []
             while len(pending) > 2 * jobs:
                 yield from oldest()
         if batch:
-            submit(batch)
+            submit_activities(batch)
         while pending:
             yield from oldest()
 
@@ -754,25 +748,23 @@ def command(
                 for outcome in set(item.outcomes):
                     exit_code = max(exit_code, _exit_code(outcome, fail_on_warn))
                 index += len(item.outcomes)
-                continue
-            if checked is None or checked.outcome == "invalid":
+            elif checked is None or checked.outcome == "invalid":
                 record, problems, label = _invalid(item, checked, index)
                 writer.invalid(record, problems, label)
                 tally.add("invalid")
                 exit_code = max(exit_code, EXIT_INVALID)
+                index += 1
             else:
                 writer.decided(checked)
                 tally.add(checked.outcome)
                 exit_code = max(exit_code, _exit_code(checked.outcome, fail_on_warn))
-            index += 1
+                index += 1
             if writer.progress.enabled:
                 writer.progress.tick(tally.total, tally.counts.get("invalid", 0))
         writer.finish(tally)
     finally:
         writer.salvage()
         if collecting is not None:
-            import gc
-
             gc.set_threshold(*collecting)
     raise SystemExit(exit_code)
 
