@@ -84,7 +84,7 @@ def yaml_load_with_positions(
     return _Builder(filename, max_alias_nodes, positions=True).load(text)
 
 
-_UNREAD = object()
+UNREAD = object()  # what `json_fast_bytes` gives for a text the strict reader must read
 # Digits to `9`, every other byte to a space: a run of 19 (2**63 has 19 digits) is then one
 # `find`, much faster than a regex over the text.
 _DIGIT_RUNS = bytes(0x39 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
@@ -101,18 +101,18 @@ _BIG_INTS_ROUNDED = _rounds_big_ints()
 
 
 def _json_fast(text: str) -> Any:
-    """`text` read by orjson when that is the strict reading, else `_UNREAD` (see
+    """`text` read by orjson when that is the strict reading, else `UNREAD` (see
     `json_fast_bytes`)."""
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate in the text itself
-        return _UNREAD
+        return UNREAD
     return json_fast_bytes(data)
 
 
 def json_fast_bytes(data: bytes) -> Any:
     r"""UTF-8 `data` read by orjson (several times faster than `json`) when that is the strict
-    reading, else `_UNREAD` and the strict reader decides (and words any error).
+    reading, else `UNREAD` and the strict reader decides (and words any error).
 
     orjson refuses `NaN`, `Infinity`, invalid UTF-8 and lone surrogate escapes itself, but
     keeps the last of repeated keys. A repeated key is seen by counting colons: outside
@@ -123,24 +123,21 @@ def json_fast_bytes(data: bytes) -> Any:
     versions do), where Python keeps it exact.
     """
     if b"\\u003" in data:
-        return _UNREAD
+        return UNREAD
     if _BIG_INTS_ROUNDED and data.translate(_DIGIT_RUNS).find(b"9" * 19) >= 0:
-        return _UNREAD
+        return UNREAD
     try:
         value = orjson.loads(data)
         same = orjson.dumps(value).count(b":") == data.count(b":")
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
-        return _UNREAD
-    return value if same else _UNREAD
-
-
-UNREAD = _UNREAD  # what `json_fast_bytes` gives for a text the strict reader must read
+        return UNREAD
+    return value if same else UNREAD
 
 
 def json_load(text: str, filename: str = "<string>") -> Any:
     """Strict JSON: duplicate keys, `NaN` and `Infinity` are errors."""
     value = _json_fast(text)
-    if value is not _UNREAD:
+    if value is not UNREAD:
         return value
     try:
         return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
