@@ -581,6 +581,56 @@ def test_jobs_keep_the_input_order(tmp_path, monkeypatch):
     assert (eager.exit_code, eager.stdout, eager.stderr) == (3, one.stdout, one.stderr)
 
 
+def test_blocks_of_lines_give_what_reading_them_one_by_one_gives(tmp_path, monkeypatch):
+    """A batch decides the lines of each block on the spot; every awkward line must come out
+    as when each line is read and checked on its own (someone waiting at a terminal)."""
+
+    def activity(i: int, text: str, **more: object) -> bytes:
+        value = {"id": f"b{i}", "kind": "post", "actor": {"id": "e"}, "content": {"text": text}}
+        return json.dumps({**value, **more}).encode()
+
+    awkward = [
+        b"",
+        b"   \t ",
+        activity(1, "Q3 revenue") + b"\r",  # CRLF
+        b"  " + activity(2, "RocketSkates"),  # leading white space: column 3
+        activity(3, "hello") + b"  \t",
+        b'{"id": "b4", "kind": "post", "actor": {"idx": "e"}}',  # invalid
+        b'{"id": "b5", "kind": "post",',  # broken
+        b'{"id": "\xff"}',  # not UTF-8
+        b'{"id": "b6", "id": "b7", "kind": "post", "actor": {"id": "e"}}',  # repeated key
+        b'{"id\\u003a": "b8", "kind": "post", "actor": {"id": "e"}}',
+        activity(9, "hi", context={"n": 123456789012345678901234567890}),
+        b'{"id": "b10", "kind": "post", "actor": {"id": "e"}, "context": {"n": NaN}}',
+        b"[1, 2]",
+        b'"text"',
+        b"\xef\xbb\xbf" + activity(11, "BOM"),
+        activity(12, "x" * 400),  # overlong
+        b"\x01\x02",
+        activity(13, "Q1 earnings"),
+    ]
+    lines = [activity(0, "first")]
+    for i in range(3):
+        lines += [activity(100 + 20 * i + j, "RocketSkates" if j % 3 else "hi") for j in range(6)]
+        lines += awkward
+    stream = tmp_path / "awkward.jsonl"
+    stream.write_bytes(b"\n".join(lines) + b"\n" + activity(99, "no line end"))
+    monkeypatch.setattr(inputs, "BLOCK_BYTES", 512)  # many blocks, lines across their edges
+    monkeypatch.setattr(inputs, "MAX_LINE_BYTES", 300)
+    batch = run("--now", NOW, str(stream), "-o", "jsonl")
+    jobs = run("--now", NOW, str(stream), "-o", "jsonl", "--jobs", "2")
+    monkeypatch.setattr(check_cmd, "_isatty", lambda stream: True)
+    eager = run("--now", NOW, str(stream), "-o", "jsonl")
+    assert (batch.exit_code, batch.stdout, batch.stderr) == (3, eager.stdout, eager.stderr)
+    assert (jobs.exit_code, jobs.stdout, jobs.stderr) == (3, eager.stdout, eager.stderr)
+    assert "awkward.jsonl:5:3" not in eager.stderr  # a valid line, read with its white space
+    assert "longer than 300 bytes" in eager.stderr
+    assert "duplicate key `id`" in eager.stderr
+    decided = [json.loads(line) for line in eager.stdout.splitlines()]
+    assert decided[-1]["activity_id"] == "b99"
+    assert len(decided) == len(lines) - 3 * 2 + 1  # the blank lines give nothing
+
+
 def test_jobs_with_text_output_and_explain():
     one = run("--now", NOW, act("list.yaml"), "--explain")
     two = run("--now", NOW, act("list.yaml"), "--explain", "-j", "2")
@@ -722,21 +772,31 @@ def test_policy_with_a_binary_and_a_broken_data_file_lists_both_and_exits_3(tmp_
 
 
 @pytest.mark.parametrize("tty", [False, True])
-def test_internal_error_keeps_earlier_output_and_prints_no_traceback(monkeypatch, tty):
-    """Whether activities are checked one by one (someone waits) or in chunks."""
-    real = check_cmd.decide_one
+@pytest.mark.parametrize(
+    ("failing_id", "before"),
+    [("s2", ["s1"]), ("s3", ["s1", "s2"]), ("s5", ["s1", "s2", 2, 3])],
+)
+def test_internal_error_keeps_earlier_output_and_prints_no_traceback(
+    monkeypatch, tty, failing_id, before
+):
+    """Whether activities are checked one by one (someone waits) or in blocks of lines."""
+    from smrules.engine import Policy
 
-    def failing(policy, value, options):
-        if value.get("id") == "s3":
+    real = Policy.evaluate
+
+    def failing(self, activity, now=None, **kwargs):
+        if activity.get("id") == failing_id:
             raise RuntimeError("boom")
-        return real(policy, value, options)
+        return real(self, activity, now, **kwargs)
 
-    monkeypatch.setattr(check_cmd, "decide_one", failing)
+    monkeypatch.setattr(Policy, "evaluate", failing)
     monkeypatch.setattr(check_cmd, "_isatty", lambda stream: tty)
     monkeypatch.delenv("SMRULES_DEBUG", raising=False)
     result = run("--now", NOW, act("stream.jsonl"), "-o", "jsonl")
     assert result.exit_code == 3
-    assert [json.loads(line)["activity_id"] for line in result.stdout.splitlines()] == ["s1", "s2"]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    # Decisions, then the records of s3 (invalid) and s4 (broken JSON), by their index.
+    assert [r.get("activity_id", r.get("index")) for r in records] == before
     assert "smrules: internal error: RuntimeError: boom" in result.stderr
     assert "SMRULES_DEBUG=1" in result.stderr
 
@@ -799,17 +859,19 @@ def test_summary_wording():
 def test_a_batch_collects_garbage_less_often_and_restores_the_setting(monkeypatch):
     import gc
 
+    from smrules.engine import Policy
+
     seen = []
-    real = check_cmd.decide_one
+    real = Policy.evaluate
 
-    def spying(policy, value, options):
+    def spying(self, activity, now=None, **kwargs):
         seen.append(gc.get_threshold()[0])
-        return real(policy, value, options)
+        return real(self, activity, now, **kwargs)
 
-    monkeypatch.setattr(check_cmd, "decide_one", spying)
+    monkeypatch.setattr(Policy, "evaluate", spying)
     before = gc.get_threshold()
     result = run("--now", NOW, act("stream.jsonl"), "-o", "jsonl")
-    assert "Traceback" not in result.output and seen
+    assert "Traceback" not in result.output and len(seen) >= 5  # s3 is tried twice
     assert set(seen) == {max(before[0], check_cmd.BATCH_GC_THRESHOLD)}
     assert gc.get_threshold() == before
 
@@ -825,6 +887,7 @@ def test_progress_counts_activities_decided_together(tmp_path, monkeypatch):
     stream.write_text("\n".join(lines) + "\n")
     monkeypatch.setattr(check_cmd, "_isatty", lambda s: s is sys.stderr)
     monkeypatch.setattr(check_cmd, "PROGRESS_AFTER", -1.0)
+    monkeypatch.setattr(check_cmd, "PROGRESS_EVERY", -1.0)
     result = run("--now", NOW, str(stream), "-o", "jsonl")
     assert result.exit_code == 0
     assert len(result.stdout.splitlines()) == 5

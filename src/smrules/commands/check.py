@@ -33,13 +33,14 @@ from ._common import (
 
 if TYPE_CHECKING:
     from ..engine import Policy
-    from ..inputs import ActivityInput, InputError, LineInput
+    from ..inputs import ActivityInput, InputError, LineBlock, LineInput
 
 ACCOUNT_TYPES = ("corporate", "personal", "brand", "executive", "employee_advocacy", "pseudonymous")
 TEXT_LABEL = "--text"
 CHUNK = 256  # activities per task in --jobs mode
 SERIAL_CHUNK = 128  # activities checked step by step together, when no one waits for each
 PROGRESS_AFTER = 0.5  # seconds before a progress line appears
+PROGRESS_EVERY = 0.1  # seconds between updates of the progress line
 FLUSH_EVERY = 0.2  # seconds between flushes of a large batch's output
 FLUSH_SIZE = 1 << 16  # characters of output held at most before writing
 BATCH_GC_THRESHOLD = 20_000  # allocations between collections of the youngest generation
@@ -211,7 +212,7 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self.started < PROGRESS_AFTER or now - self.last < 0.1:
+        if now - self.started < PROGRESS_AFTER or now - self.last < PROGRESS_EVERY:
             return
         self.last = now
         rate = count / max(now - self.started, 1e-9)
@@ -345,8 +346,15 @@ def _results(
     if eager:  # someone waits for each answer
         yield from _one_at_a_time(policy, items, options)
         return
+    from ..inputs import LineBlock
+
     chunk: list = []
     for item in items:
+        if isinstance(item, LineBlock):
+            yield from _runs(_check_chunk(policy, chunk, options), options)
+            chunk = []
+            yield from _check_block(policy, item, options)
+            continue
         chunk.append(item)
         if len(chunk) >= SERIAL_CHUNK:
             yield from _runs(_check_chunk(policy, chunk, options), options)
@@ -369,8 +377,64 @@ def _as_run(checks: list, options: Options) -> DecidedRun | None:
         if checked is None or checked.payload is None:
             return None
         payloads.append(checked.payload)
+    return _decided_run(payloads, [checked.outcome for _, checked in checks])
+
+
+def _check_block(policy: Policy, block: LineBlock, options: Options) -> list | Iterator:
+    """The lines of a block, checked: runs of lines that were decided as `DecidedRun`s, any
+    other line with its input, as `_check_chunk` gives them.
+
+    For JSON-lines output each line that reads as JSON is decided and written on the spot,
+    with no objects made for it on the way, which makes a long batch much faster. A line that
+    is anything else (blank, not strict JSON at once, an invalid activity, overlong) is read
+    again the general way, `LineBlock.items`, so it gives exactly what reading the lines one
+    by one gives. After an internal error the block is checked again one line at a time.
+    """
+    from ..inputs import MAX_LINE_BYTES, LineBlock
+    from ..yamlio import UNREAD, json_fast_bytes
+
+    if options.style != "jsonl" or options.explain:
+        return _runs(_check_chunk(policy, list(block.items()), options), options)
+    results: list = []
+    payloads: list[str] = []
+    outcomes: list[str] = []
+    evaluate, now = policy.evaluate, options.now
+    try:
+        pieces = block.data.split(b"\n")
+        if not pieces[-1]:  # the end of the block's last line
+            pieces.pop()
+        for number, piece in enumerate(pieces, block.line):
+            # As `_stream` reads it: a line starting with printable ASCII, not overlong (a
+            # `\r` before the line end is JSON white space).
+            if piece and 0x20 < piece[0] < 0x7F and len(piece) <= MAX_LINE_BYTES:
+                value = json_fast_bytes(piece)
+                if value is not UNREAD:
+                    try:
+                        decision = evaluate(value, now)
+                    except ActivityError:
+                        pass  # found again below, with the input that locates its problems
+                    else:
+                        payloads.append(decision.to_json())
+                        outcomes.append(decision.decision)
+                        continue
+            elif not piece:
+                continue
+            if payloads:
+                results.append((_decided_run(payloads, outcomes), None))
+                payloads, outcomes = [], []
+            line = LineBlock(block.file, number, piece + b"\n")
+            results += _check_chunk(policy, list(line.items()), options)
+    except Exception:
+        return _one_at_a_time(policy, block.items(), options)
+    if payloads:
+        results.append((_decided_run(payloads, outcomes), None))
+    return results
+
+
+def _decided_run(payloads: list[str], outcomes: list[str]) -> DecidedRun:
+    """JSON lines as one text, each with its line end, and their outcomes."""
     payloads.append("")
-    return DecidedRun("\n".join(payloads), tuple([checked.outcome for _, checked in checks]))
+    return DecidedRun("\n".join(payloads), tuple(outcomes))
 
 
 def _check_chunk(
@@ -461,44 +525,41 @@ def _worker_init(policy_path: str, options: Options) -> None:
     _WORKER["options"] = options
 
 
-def _worker_run(batch: list, as_run: bool = False) -> list:
-    """Check a batch of work in steps, as `_check_chunk` does: ("block", file, first line
-    number, bytes) runs of stream lines, split and parsed here, and ("value", value, label)
-    activities. With `as_run`, a batch of JSON lines that were all decided comes back as one
-    `DecidedRun`.
+def _worker_block(file: str, line: int, data: bytes) -> list:
+    """Check a block of stream lines, split and parsed here (see `_check_block`).
 
-    Results are plain tuples, cheap to send back, one per activity or input error:
-    (outcome, payload, problems, item), where `item` is the input of an invalid line or the
-    input error (the parent needs it to locate the problems), else None; an input error has
-    outcome None.
+    Results are cheap to send back: a `DecidedRun`, or for a line not decided at once a plain
+    tuple (outcome, payload, problems, item), where `item` is the input of an invalid line or
+    the input error (the parent needs it to locate the problems), else None; an input error
+    has outcome None.
     """
-    from ..inputs import ActivityInput, LineBlock
+    from ..inputs import LineBlock
 
-    policy = _WORKER["policy"]
-    options = _WORKER["options"]
-    items: list = []
-    labels: list[str | None] = []
-    for work in batch:
-        if work[0] == "block":
-            lines = list(LineBlock(work[1], work[2], work[3]).items())
-            items += lines
-            labels += [None] * len(lines)
-        else:
-            items.append(ActivityInput(work[1], "", 0, 0, "document", (), None))
-            labels.append(work[2])
-    checks = list(_check_chunk(policy, items, options, labels))
-    run = _as_run(checks, options) if as_run else None
-    if run is not None:  # the common batch: one text for the parent to write, and the outcomes
-        return [run]
+    policy, options = _WORKER["policy"], _WORKER["options"]
     out: list = []
-    for label, (item, checked) in zip(labels, checks, strict=True):
-        if checked is None:  # an input error
+    for item, checked in _check_block(policy, LineBlock(file, line, data), options):  # type: ignore[arg-type]
+        if isinstance(item, DecidedRun):
+            out.append(item)
+        elif checked is None:  # an input error
             out.append((None, None, (), item))
-        elif label is not None:  # the parent has the activity
-            out.append((*checked, None))
         else:
             out.append((*checked, item if checked.outcome == "invalid" else None))
     return out
+
+
+def _worker_values(batch: list[tuple[object, str]], as_run: bool) -> list:
+    """Check activities the parent read, each with its label, in steps as `_check_chunk` does:
+    (outcome, payload, problems, None) for each, or with `as_run` one `DecidedRun` when every
+    one was decided."""
+    from ..inputs import ActivityInput
+
+    items = [ActivityInput(value, "", 0, 0, "document", (), None) for value, _ in batch]
+    labels: list[str | None] = [label for _, label in batch]
+    checks = list(_check_chunk(_WORKER["policy"], items, _WORKER["options"], labels))  # type: ignore[arg-type]
+    run = _as_run(checks, _WORKER["options"]) if as_run else None  # type: ignore[arg-type]
+    if run is not None:  # the common batch: one text for the parent to write, and the outcomes
+        return [run]
+    return [(*checked, None) for _, checked in checks]
 
 
 def _pool_context():
@@ -535,27 +596,23 @@ def _parallel(
     )
     with pool:
 
-        def submit(batch: list, work: list, as_run: bool) -> None:
-            pending.append((batch, pool.submit(_worker_run, work, as_run)))
-
         def submit_activities(batch: list) -> None:
-            work = [
-                ("value", item.value, _label(item))
-                for item in batch
-                if isinstance(item, ActivityInput)
-            ]
+            work = [(item.value, _label(item)) for item in batch if isinstance(item, ActivityInput)]
             # A run of lines is one text only when no input error sits between them.
-            submit(batch, work, len(work) == len(batch))
+            future = pool.submit(_worker_values, work, len(work) == len(batch))
+            pending.append((batch, future))
 
         def oldest() -> Iterator[tuple[ActivityInput | InputError | DecidedRun, Checked | None]]:
             batch, future = pending.popleft()
             done = future.result()
-            if done and isinstance(done[0], DecidedRun):
-                yield done[0], None  # the whole batch
-                return
-            if isinstance(batch[0], LineBlock):  # its lines' results, in order
-                for outcome, payload, problems, item in done:
-                    yield item, None if outcome is None else Checked(outcome, payload, problems)
+            if isinstance(batch[0], LineBlock) or (done and isinstance(done[0], DecidedRun)):
+                for result in done:  # runs, and the other lines each with its input
+                    if isinstance(result, DecidedRun):
+                        yield result, None
+                    else:
+                        outcome, payload, problems, item = result
+                        checked = None if outcome is None else Checked(outcome, payload, problems)
+                        yield item, checked
                 return
             results = iter(done)
             for item in batch:
@@ -571,7 +628,8 @@ def _parallel(
                 if batch:
                     submit_activities(batch)
                     batch = []
-                submit([item], [("block", item.file, item.line, item.data)], True)
+                future = pool.submit(_worker_block, item.file, item.line, item.data)
+                pending.append(([item], future))
             else:
                 batch.append(item)
                 if len(batch) < CHUNK:
@@ -729,7 +787,7 @@ def command(
         items = [ActivityInput(value, TEXT_LABEL, 1, 1, "document", (), source)]
         single = True
     else:
-        deferred = read_inputs(activities, defer_lines=not eager, blocks=jobs > 1)
+        deferred = read_inputs(activities, defer_lines=not eager, blocks=not eager)
         items, single = _peek_single(deferred, len(activities))
     color = use_color(sys.stdout) and output == "text"
     style = "json" if output == "json" and single else "json-item" if output == "json" else output
