@@ -8,6 +8,7 @@ absolute times on shared machines drift.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -21,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import orjson  # noqa: E402
 from bench_workload import shared_bench_dir  # noqa: E402
 from large_policy import generate_policy  # noqa: E402
 
@@ -259,6 +261,72 @@ def bench_batch(tmp: Path, n: int = 100_000, rounds: int = 3) -> None:
     )
 
 
+def bench_stages(tmp: Path, n: int = 50_000, rounds: int = 3) -> None:
+    """What each step of a JSON-lines batch costs, in this process: the rate of
+    `evaluate_many` over parsed activities, then of deciding each line's bytes as it is
+    parsed by orjson alone, by smrules' strict reader, with the findings' evidence, and with
+    the decision written as JSON, each as a share of the first: the ceiling of
+    `smrules check --output jsonl`, which also starts a process and reads and writes files."""
+    from smrules.commands.check import BATCH_GC_THRESHOLD
+    from smrules.yamlio import json_fast_bytes
+
+    acts = _workload(n)
+    lines = [json.dumps(a).encode() for a in acts]
+    policy = smrules.load(shared_bench_dir(None) / "policy", cache=False)
+    evaluate = policy.evaluate
+
+    def reference(part: slice) -> None:
+        for _ in policy.evaluate_many(iter(acts[part])):
+            pass
+
+    def orjson_only(part: slice) -> None:
+        for line in lines[part]:
+            evaluate(orjson.loads(line))
+
+    def strict(part: slice) -> None:
+        for line in lines[part]:
+            evaluate(json_fast_bytes(line))
+
+    def evidence(part: slice) -> None:
+        for line in lines[part]:
+            for finding in evaluate(json_fast_bytes(line)).findings:
+                finding.evidence  # noqa: B018 - computed on first access
+
+    def written(part: slice) -> None:
+        for line in lines[part]:
+            evaluate(json_fast_bytes(line)).to_json()
+
+    stages = {
+        "parsed (evaluate_many)": reference,
+        "+ orjson": orjson_only,
+        "+ strict JSON": strict,
+        "+ evidence": evidence,
+        "+ decision JSON": written,
+    }
+    step = 2_000  # the stages take turns on each slice, so a drift touches them all alike
+    parts = [slice(i, i + step) for i in range(0, n, step)]
+    shares: dict[str, list[float]] = {name: [] for name in stages}
+    default_gc = gc.get_threshold()
+    batch_gc = (BATCH_GC_THRESHOLD, *default_gc[1:])
+    for _ in range(rounds):
+        times = dict.fromkeys(stages, 0.0)
+        for part in parts:
+            for name, run in stages.items():
+                # As in `batch`: the command collects garbage as a batch does, the program
+                # calling `evaluate_many` as Python does by default.
+                gc.set_threshold(*(default_gc if run is reference else batch_gc))
+                t = time.perf_counter()
+                run(part)
+                times[name] += time.perf_counter() - t
+        gc.set_threshold(*default_gc)
+        for name in stages:
+            shares[name].append(times["parsed (evaluate_many)"] / times[name])
+    print(
+        f"[stages] rate as a share of evaluate_many over parsed activities (median of {rounds} "
+        "rounds): " + "; ".join(f"{name} {statistics.median(v):.2f}" for name, v in shares.items())
+    )
+
+
 def _rss() -> int:
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -288,6 +356,7 @@ BENCHES = {
     "load": bench_load,
     "cli": bench_cli,
     "batch": bench_batch,
+    "stages": bench_stages,
     "memory": bench_memory,
 }
 
