@@ -1,9 +1,10 @@
 """`smrules check`: decide activities from files, standard input or `--text` (SPEC §7).
 
-Each activity is checked by `check_one`, which returns what gets printed (a `Checked`), so the
-same function serves one process and `--jobs N` worker processes. Output is written as each
-activity is decided: `--output jsonl` and text stream in constant memory, and `--output json`
-streams a JSON list too.
+Each activity is checked by `check_one`, which returns what gets printed (a `Checked`); a
+batch checks the lines of a `.jsonl` file a block at a time (`_check_block`), and the same
+functions serve one process and `--jobs N` worker processes. Output is written as activities
+are decided: `--output jsonl` and text stream in constant memory, and `--output json` streams
+a JSON list too.
 """
 
 from __future__ import annotations
