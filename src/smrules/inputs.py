@@ -223,20 +223,19 @@ def read_inputs(
     names: Iterable[str],
     stdin: BinaryIO | None = None,
     *,
-    defer_lines: bool = False,
     blocks: bool = False,
-) -> Iterator[ActivityInput | InputError | LineInput | LineBlock]:
+) -> Iterator[ActivityInput | InputError | LineBlock]:
     """Activities from each name in turn; `-` reads `stdin` (default: the process's).
 
-    `defer_lines`: lines of `.jsonl` files come as `LineInput`s, parsed by whoever checks them.
-    `blocks`: the lines of `.jsonl` files after the first come as `LineBlock`s.
+    `blocks`: the lines of `.jsonl` files after the first come as `LineBlock`s, split and
+    parsed by whoever checks them.
     """
     for name in names:
         if name == STDIN:
             stream = stdin if stdin is not None else sys.stdin.buffer
             yield from _read_stdin(stream)
         elif name.lower().endswith(STREAM_SUFFIXES):
-            yield from _read_stream_file(name, defer_lines, blocks)
+            yield from _read_stream_file(name, blocks)
         else:
             yield from _read_document_file(name)
 
@@ -395,8 +394,8 @@ def _parse_yaml(name: str, text: str) -> tuple[object, Source] | InputError:
 
 
 def _read_stream_file(
-    name: str, defer_lines: bool = False, blocks: bool = False
-) -> Iterator[ActivityInput | InputError | LineInput | LineBlock]:
+    name: str, blocks: bool = False
+) -> Iterator[ActivityInput | InputError | LineBlock]:
     try:
         fh = open(name, "rb")  # noqa: SIM115 - closed below, also when the reader stops early
     except OSError as err:
@@ -406,7 +405,7 @@ def _read_stream_file(
         if blocks:
             yield from _blocks(name, fh)
         else:
-            yield from _stream(name, fh, defer_lines=defer_lines)
+            yield from _stream(name, fh)
     except OSError as err:
         yield _os_error(name, err)
     finally:

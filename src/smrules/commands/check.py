@@ -34,7 +34,7 @@ from ._common import (
 
 if TYPE_CHECKING:
     from ..engine import Policy
-    from ..inputs import ActivityInput, InputError, LineBlock, LineInput
+    from ..inputs import ActivityInput, InputError, LineBlock
 
 ACCOUNT_TYPES = ("corporate", "personal", "brand", "executive", "employee_advocacy", "pseudonymous")
 TEXT_LABEL = "--text"
@@ -60,8 +60,8 @@ class Checked(NamedTuple):
 
 
 class DecidedRun(NamedTuple):
-    """A worker's batch of JSON lines when every activity in it was decided: the lines as one
-    text, and each activity's outcome (far cheaper to send and write than one by one)."""
+    """JSON lines of activities that were all decided, together: the lines as one text, and
+    each activity's outcome (far cheaper to send and write than one by one)."""
 
     text: str
     outcomes: tuple[str, ...]
@@ -283,7 +283,7 @@ class Writer:
         self._item(checked.payload or "")
 
     def decided_run(self, run: DecidedRun) -> None:
-        """JSON lines decided together (by a worker), as one text."""
+        """JSON lines decided together, as one text."""
         self._write(run.text)
         self.count += len(run.outcomes)
 
@@ -333,13 +333,14 @@ def _label(item: ActivityInput) -> str:
 def _results(
     policy: Policy,
     policy_path: str,
-    items: Iterable[ActivityInput | InputError | LineInput],
+    items: Iterable[ActivityInput | InputError | LineBlock],
     options: Options,
     jobs: int,
     eager: bool,
 ) -> Iterator[tuple[ActivityInput | InputError, Checked | None]]:
     """Each input in order with its result (None for an input error). `eager`: each result
-    as soon as it is made, else in chunks of SERIAL_CHUNK (or CHUNK for each worker)."""
+    as soon as it is made, else a block of JSON lines or a chunk of SERIAL_CHUNK activities
+    (CHUNK for each worker) at a time."""
 
     if jobs > 1:
         yield from _parallel(policy, policy_path, items, options, jobs)
@@ -781,7 +782,7 @@ def command(
     from ..inputs import ActivityInput, Source, read_inputs
     from ..render import Tally
 
-    items: Iterable[ActivityInput | InputError | LineInput]
+    items: Iterable[ActivityInput | InputError | LineBlock]
     eager = text is not None or "-" in activities or _isatty(sys.stdout)
     if text is not None:
         value = _text_activity(text, kind, platform, department, roles, account)
@@ -789,7 +790,7 @@ def command(
         items = [ActivityInput(value, TEXT_LABEL, 1, 1, "document", (), source)]
         single = True
     else:
-        deferred = read_inputs(activities, defer_lines=not eager, blocks=not eager)
+        deferred = read_inputs(activities, blocks=not eager)
         items, single = _peek_single(deferred, len(activities))
     color = use_color(sys.stdout) and output == "text"
     style = "json" if output == "json" and single else "json-item" if output == "json" else output
